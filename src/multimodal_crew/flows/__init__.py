@@ -1,0 +1,68 @@
+"""Flows (and crews) found by name: ``get_flow("report")``, ``run_flow("report", inputs)``.
+
+A new capability registers one entry here; the CLI, ``crewai run`` and the
+scheduler all find it by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import UnknownFlowError
+from .base import FlowInputs, MMFlow, validate_inputs
+
+__all__ = ["FlowEntry", "all_flows", "get_flow", "run_flow", "MMFlow", "FlowInputs"]
+
+
+@dataclass(frozen=True)
+class FlowEntry:
+    name: str
+    kind: str  # "flow" or "crew"
+    description: str
+    inputs_model: type[FlowInputs]
+    run: Callable[..., Any]  # run(inputs: dict, model=None) -> result
+
+
+def _report_flow(inputs: dict, model: Any = None) -> Any:
+    from .report import ReportFlow
+
+    return ReportFlow(model=model).kickoff(inputs=inputs)
+
+
+def _report_crew(inputs: dict, model: Any = None) -> Any:
+    from ..crews.report.crew import run_report_crew
+
+    return run_report_crew(inputs, model=model)
+
+
+def _entries() -> dict[str, FlowEntry]:
+    from ..crews.report.crew import ReportCrewInputs
+    from .report import ReportFlow, ReportInputs
+
+    return {
+        "report": FlowEntry("report", "flow", ReportFlow.description, ReportInputs, _report_flow),
+        "report_crew": FlowEntry(
+            "report_crew", "crew",
+            "The same report as a one-agent YAML crew (config/report/) whose agent must call report_query",
+            ReportCrewInputs, _report_crew,
+        ),
+    }
+
+
+def all_flows() -> dict[str, FlowEntry]:
+    return dict(_entries())
+
+
+def get_flow(name: str) -> FlowEntry:
+    entries = all_flows()
+    if name not in entries:
+        raise UnknownFlowError(f"unknown flow {name!r}; available: {', '.join(entries)}")
+    return entries[name]
+
+
+def run_flow(name: str, inputs: dict[str, Any] | None = None, *, model: Any = None) -> Any:
+    entry = get_flow(name)
+    clean = validate_inputs(entry.inputs_model, name, dict(inputs or {}))
+    return entry.run(clean.model_dump(), model=model)
