@@ -22,18 +22,20 @@ class FlowEntry:
     kind: str  # "flow" or "crew"
     description: str
     inputs_model: type[FlowInputs]
-    run: Callable[..., Any]  # run(inputs: dict, model=None) -> result
+    run: Callable[..., Any]  # run(inputs: dict, model=None, progress=None) -> result
 
 
-def _report_flow(inputs: dict, model: Any = None) -> Any:
+def _report_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
     from .report import ReportFlow
 
-    return ReportFlow(model=model).kickoff(inputs=inputs)
+    return ReportFlow(model=model, progress=progress).kickoff(inputs=inputs)
 
 
-def _report_crew(inputs: dict, model: Any = None) -> Any:
+def _report_crew(inputs: dict, model: Any = None, progress: Any = None) -> Any:
     from ..crews.report.crew import run_report_crew
 
+    if progress:
+        progress("the analyst agent is working (it must call report_query)")
     return run_report_crew(inputs, model=model)
 
 
@@ -62,7 +64,8 @@ def get_flow(name: str) -> FlowEntry:
     return entries[name]
 
 
-def run_flow(name: str, inputs: dict[str, Any] | None = None, *, model: Any = None) -> Any:
+def run_flow(name: str, inputs: dict[str, Any] | None = None, *, model: Any = None, progress: Any = None) -> Any:
+    """Run one flow or crew by name on a fresh instance; return its result."""
     entry = get_flow(name)
     clean = validate_inputs(entry.inputs_model, name, dict(inputs or {}))
-    return entry.run(clean.model_dump(), model=model)
+    return entry.run(clean.model_dump(), model=model, progress=progress)

@@ -59,12 +59,19 @@ class MMFlow(Flow[S]):
 
     _model: Any = PrivateAttr(default=None)
     _settings: Settings | None = PrivateAttr(default=None)
+    _progress: Any = PrivateAttr(default=None)
 
-    def __init__(self, model: Any = None, settings: Settings | None = None, **kwargs: Any):
+    def __init__(self, model: Any = None, settings: Settings | None = None, progress: Any = None, **kwargs: Any):
         kwargs.setdefault("suppress_flow_events", True)
         super().__init__(**kwargs)
         self._model = model
         self._settings = settings
+        self._progress = progress
+
+    def step(self, message: str) -> None:
+        """Report progress (the CLI shows it in a spinner; Python callers may pass ``progress=print``)."""
+        if self._progress:
+            self._progress(message)
 
     @property
     def settings(self) -> Settings:

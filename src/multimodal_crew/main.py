@@ -1,0 +1,71 @@
+"""CrewAI entry points (``[project.scripts]``): ``crewai run`` calls ``kickoff``.
+
+``crewai run`` cannot pass inputs to a flow, so ``kickoff`` reads them from
+``config/inputs.yaml``, then ``MMCREW_INPUTS`` (JSON), then ``key=value``
+arguments: ``uv run kickoff city=Osaka``. The flow is ``MMCREW_DEFAULT_FLOW``
+(default ``report``). The output is the same as ``mmcrew run report``.
+"""
+
+from __future__ import annotations
+
+from . import _offline  # noqa: F401  (before crewai)
+
+import sys
+
+
+def _run(flow: str, argv: list[str]) -> None:
+    from .cli import _fail, _show
+    from .flows import run_flow
+    from .inputs import resolve_inputs
+
+    try:
+        inputs = resolve_inputs(flow, pairs=argv)
+        result = run_flow(flow, inputs, progress=lambda msg: print(f"[{flow}] {msg} …", file=sys.stderr))
+    except (Exception, KeyboardInterrupt) as e:
+        import typer
+
+        try:
+            _fail(e)
+        except typer.Exit as ex:
+            sys.exit(ex.exit_code)
+        return
+    _show(flow, result, as_json=False)
+
+
+def kickoff() -> None:
+    """Run the default flow (``crewai run``)."""
+    from .settings import get_settings
+
+    _run(get_settings().default_flow, sys.argv[1:])
+
+
+def run_crew() -> None:
+    """Run the report as a YAML crew."""
+    _run("report_crew", sys.argv[1:])
+
+
+def plot() -> None:
+    """Write the default flow's graph as HTML (CrewAI's plot; it loads JavaScript from CDNs,
+    so it renders only with a network) and as Mermaid text that renders offline in most editors."""
+    from .flows.report import ReportFlow
+    from .settings import get_settings
+
+    s = get_settings()
+    folder = s.outputs_path / "plots"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["```mermaid", "flowchart TD"]
+    methods = ["query", "render", "summarise", "finish"]
+    for a, b in zip(methods, methods[1:]):
+        lines.append(f"    {a} --> {b}")
+    lines.append("```")
+    mermaid = folder / "report_flow.md"
+    mermaid.write_text("# report flow\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        ReportFlow().plot(str(folder / "report_flow"))
+    except Exception as e:  # plotting is a convenience; say why it failed
+        print(f"CrewAI's HTML plot failed: {e}", file=sys.stderr)
+    print(f"flow graph: {mermaid}")
+
+
+if __name__ == "__main__":
+    kickoff()
