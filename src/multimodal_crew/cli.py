@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import _offline  # noqa: F401  (before crewai)
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -23,6 +24,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from .errors import MMCrewError
+
+# CrewAI logs a failed flow step before re-raising it; the CLI reports it once, itself.
+logging.getLogger("crewai.flow.runtime").setLevel(logging.CRITICAL)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Local-first CrewAI crews and flows.")
 model_app = typer.Typer(no_args_is_help=True, help="The embedded model: fetch and list.")

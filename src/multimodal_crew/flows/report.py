@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from crewai.flow.flow import listen, start
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ..datasource import ReportData, markdown_table, parse_query
 from ..models.structured import ValidationFailed, structured
@@ -31,6 +31,11 @@ class ReportInputs(FlowInputs):
     start_date: str = Field(..., description="first day, YYYY-MM-DD")
     end_date: str = Field(..., description="last day, YYYY-MM-DD")
     city: str = Field("", description="one city, or empty for all")
+
+    @model_validator(mode="after")
+    def _dates(self) -> ReportInputs:
+        parse_query(self.start_date, self.end_date, self.city)  # raises InputError
+        return self
 
 
 class ReportSummary(BaseModel):

@@ -12,10 +12,10 @@ from typing import Any
 
 from crewai import Agent, Crew, Process, Task
 from crewai.project import CrewBase, agent, crew, task
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from ...datasource import parse_query, table_matches
-from ...flows.base import FlowInputs
+from ...flows.report import ReportInputs
 from ...settings import get_settings
 from ...tools.report_query import ReportQueryTool
 
@@ -24,10 +24,8 @@ __all__ = ["ReportCrew", "ReportCrewInputs", "ReportCrewResult", "run_report_cre
 _CONFIG = get_settings().config_path / "report"
 
 
-class ReportCrewInputs(FlowInputs):
-    start_date: str = Field(..., description="first day, YYYY-MM-DD")
-    end_date: str = Field(..., description="last day, YYYY-MM-DD")
-    city: str = Field("", description="one city, or empty for all")
+class ReportCrewInputs(ReportInputs):
+    """The same inputs as the report flow."""
 
 
 class ReportCrewResult(BaseModel):
