@@ -65,7 +65,7 @@ def _show(flow: str, result: Any, as_json: bool) -> None:
         out.print(Markdown(data["table_markdown"]))
         out.print(f"\n[bold]Summary[/] ({data.get('attempts')} attempt(s), every number checked):")
         out.print(data["summary"], highlight=False)
-        out.print(f"\n[green]saved[/] {data['output_dir']}", highlight=False)
+        out.print(f"\n[green]saved[/] {data['output_dir']}", highlight=False, soft_wrap=True)
     elif isinstance(data, dict) and "answer" in data:
         out.print(Markdown(data["answer"]))
         out.print(f"\ntool called: {data.get('tool_called')}   table equals the data: {data.get('table_matches')}")

@@ -14,6 +14,7 @@ agent protocol on their own (see ARCHITECTURE.md):
 
 from __future__ import annotations
 
+import atexit
 import json
 import threading
 import time
@@ -61,6 +62,18 @@ def _load_llama(path: str, n_ctx: int, n_threads: int, seed: int):
             except (ValueError, RuntimeError) as e:
                 raise ConfigError(f"llama.cpp could not load {path}: {e}; delete it and run: make model") from None
         return _LOADED[key]
+
+
+@atexit.register
+def _close_all() -> None:
+    """Free the models before interpreter shutdown (llama-cpp-python's __del__ fails late in shutdown)."""
+    with _LOAD_LOCK:
+        for llama in _LOADED.values():
+            try:
+                llama.close()
+            except Exception:
+                pass
+        _LOADED.clear()
 
 
 def _grammar(schema: dict):
