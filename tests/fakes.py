@@ -36,13 +36,26 @@ class ScriptedToolLLM(BaseLLM):
     script: list[Any] = []
     _seen: list[dict] = PrivateAttr(default_factory=list)
 
-    def call(self, messages, tools=None, callbacks=None, available_functions=None, from_task=None,
-             from_agent=None, response_model=None):
+    def call(
+        self,
+        messages,
+        tools=None,
+        callbacks=None,
+        available_functions=None,
+        from_task=None,
+        from_agent=None,
+        response_model=None,
+    ):
         self._seen.append({"messages": messages, "tools": tools})
         step = self.script[min(len(self._seen) - 1, len(self.script) - 1)]
         if isinstance(step, dict):
-            return [{"id": f"call_{len(self._seen)}", "type": "function",
-                     "function": {"name": step["tool"], "arguments": json.dumps(step["arguments"])}}]
+            return [
+                {
+                    "id": f"call_{len(self._seen)}",
+                    "type": "function",
+                    "function": {"name": step["tool"], "arguments": json.dumps(step["arguments"])},
+                }
+            ]
         return step
 
     def supports_function_calling(self) -> bool:
@@ -94,12 +107,23 @@ class FakeOpenAIServer:
                     self._send(404, {"error": {"message": f"model {body.get('model')!r} not found"}})
                     return
                 i = min(len(server.requests) - 1, len(server.replies) - 1)
-                self._send(200, {
-                    "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": server.replies[i]}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": server.replies[i]},
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    },
+                )
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)

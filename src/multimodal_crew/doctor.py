@@ -20,11 +20,20 @@ def run_checks(load_model: bool = True) -> list[tuple[str, bool | None, str]]:
     rows.append(("model", None, s.model + (f" ({s.embedded_model})" if s.is_embedded else "")))
     rows.append(("state folder (MMCREW_HOME)", None, str(s.home_path)))
 
-    off = [k for k in ("CREWAI_DISABLE_TELEMETRY", "CREWAI_TRACING_ENABLED", "CREWAI_DISABLE_VERSION_CHECK",
-                       "OTEL_SDK_DISABLED", "LITELLM_LOCAL_MODEL_COST_MAP")
-           if os.environ.get(k, "").lower() != OFFLINE_ENV[k].lower()]
-    rows.append(("offline (telemetry, tracing, version check)", not off,
-                 "all off" if not off else "left on: " + ", ".join(off)))
+    off = [
+        k
+        for k in (
+            "CREWAI_DISABLE_TELEMETRY",
+            "CREWAI_TRACING_ENABLED",
+            "CREWAI_DISABLE_VERSION_CHECK",
+            "OTEL_SDK_DISABLED",
+            "LITELLM_LOCAL_MODEL_COST_MAP",
+        )
+        if os.environ.get(k, "").lower() != OFFLINE_ENV[k].lower()
+    ]
+    rows.append(
+        ("offline (telemetry, tracing, version check)", not off, "all off" if not off else "left on: " + ", ".join(off))
+    )
 
     try:
         s.home_path.mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,9 @@ def load_file(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise InputError(f"inputs file {p} is not valid {p.suffix.lstrip('.') or 'YAML'}: {str(e).splitlines()[0]}") from None
+        raise InputError(
+            f"inputs file {p} is not valid {p.suffix.lstrip('.') or 'YAML'}: {str(e).splitlines()[0]}"
+        ) from None
     return _mapping(data, f"inputs file {p}")
 
 
@@ -75,8 +77,9 @@ def env_inputs() -> dict[str, Any]:
         raise InputError(f"MMCREW_INPUTS is not a JSON object: {e.msg}") from None
 
 
-def resolve_inputs(flow: str, *, file: str | Path | None = None, pairs: list[str] | None = None,
-                   defaults: bool = True) -> dict[str, Any]:
+def resolve_inputs(
+    flow: str, *, file: str | Path | None = None, pairs: list[str] | None = None, defaults: bool = True
+) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     if defaults:
         merged.update(config_defaults(flow))

@@ -8,9 +8,9 @@ arguments: ``uv run kickoff city=Osaka``. The flow is ``MMCREW_DEFAULT_FLOW``
 
 from __future__ import annotations
 
-from . import _offline  # noqa: F401  (before crewai)
-
 import sys
+
+from . import _offline  # noqa: F401  (before crewai)
 
 
 def _run(flow: str, argv: list[str]) -> None:
@@ -55,7 +55,7 @@ def plot() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     lines = ["```mermaid", "flowchart TD"]
     methods = ["query", "render", "summarise", "finish"]
-    for a, b in zip(methods, methods[1:]):
+    for a, b in zip(methods, methods[1:], strict=False):
         lines.append(f"    {a} --> {b}")
     lines.append("```")
     mermaid = folder / "report_flow.md"

@@ -51,8 +51,14 @@ def test_structured_feeds_the_error_back_to_the_real_model(state_home):
             raise ValidationFailed(f"{p.city!r} is wrong; the answer is the city Osaka")
 
     seen: list = []
-    got = structured(get_runtime(), "Name one city from this list: Berlin, Lisbon, Osaka.", Pick,
-                     validators=[must_be_osaka], max_retries=2, on_attempt=lambda n, raw, err: seen.append(err))
+    got = structured(
+        get_runtime(),
+        "Name one city from this list: Berlin, Lisbon, Osaka.",
+        Pick,
+        validators=[must_be_osaka],
+        max_retries=2,
+        on_attempt=lambda n, raw, err: seen.append(err),
+    )
     assert got.city == "Osaka"
     assert seen[-1] is None
 
@@ -61,8 +67,9 @@ def test_crewai_run_and_mmcrew_run_give_the_same_report(state_home):
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     a = subprocess.run([str(BIN / "crewai"), "run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert a.returncode == 0, a.stderr[-2000:]
-    b = subprocess.run([str(BIN / "mmcrew"), "run", "report", "--json"], cwd=ROOT, env=env, capture_output=True,
-                       text=True, timeout=600)
+    b = subprocess.run(
+        [str(BIN / "mmcrew"), "run", "report", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
     assert b.returncode == 0, b.stderr[-2000:]
     folders = sorted((state_home / "outputs" / "report").iterdir())
     assert len(folders) == 2

@@ -84,8 +84,9 @@ def test_unreachable_ollama(state_home):
 
 def test_openai_compatible_server_gets_the_json_schema_and_malformed_output_fails_loudly(state_home):
     with FakeOpenAIServer(["this is not json"]) as srv:
-        proc = mmcrew("run", "report", env={"MODEL": "openai/fake", "MMCREW_API_BASE": srv.url + "/v1",
-                                            "MMCREW_MAX_RETRIES": "1"})
+        proc = mmcrew(
+            "run", "report", env={"MODEL": "openai/fake", "MMCREW_API_BASE": srv.url + "/v1", "MMCREW_MAX_RETRIES": "1"}
+        )
     assert_one_line_error(proc, 5, "no valid ReportSummary after 2 attempt(s)")
     assert len(srv.requests) == 2
     fmt = srv.requests[0]["body"]["response_format"]
@@ -96,8 +97,9 @@ def test_openai_compatible_server_gets_the_json_schema_and_malformed_output_fail
 
 
 def test_openai_compatible_server_success_path(state_home):
-    reply = json.dumps({"summary": "Berlin had the largest total, 127072 active users, in January 2024.",
-                        "top_city": "Berlin"})
+    reply = json.dumps(
+        {"summary": "Berlin had the largest total, 127072 active users, in January 2024.", "top_city": "Berlin"}
+    )
     with FakeOpenAIServer([reply]) as srv:
         proc = mmcrew("run", "report", "--json", env={"MODEL": "openai/fake", "MMCREW_API_BASE": srv.url + "/v1"})
     assert proc.returncode == 0, proc.stderr

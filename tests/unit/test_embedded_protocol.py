@@ -4,9 +4,14 @@ import json
 
 from multimodal_crew.models.embedded import EmbeddedLLM, render_messages, tool_step_schema
 
-TOOL = {"type": "function", "function": {"name": "report_query", "description": "q",
-        "parameters": {"type": "object", "properties": {"start_date": {"type": "string"}},
-                       "required": ["start_date"]}}}
+TOOL = {
+    "type": "function",
+    "function": {
+        "name": "report_query",
+        "description": "q",
+        "parameters": {"type": "object", "properties": {"start_date": {"type": "string"}}, "required": ["start_date"]},
+    },
+}
 
 
 def test_before_any_tool_result_only_tool_calls_are_allowed():
@@ -25,8 +30,17 @@ def test_tool_history_is_rendered_as_plain_turns():
     history = [
         {"role": "system", "content": "sys"},
         {"role": "user", "content": "task"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "report_query", "arguments": '{"start_date": "x"}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "report_query", "arguments": '{"start_date": "x"}'},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "c1", "name": "report_query", "content": "| a |"},
         {"role": "user", "content": "go on"},
     ]
@@ -58,9 +72,11 @@ def test_call_returns_openai_style_tool_calls_then_the_final_answer():
     first = llm.call([{"role": "user", "content": "task"}], tools=[TOOL])
     assert first[0]["type"] == "function" and first[0]["function"]["name"] == "report_query"
     assert json.loads(first[0]["function"]["arguments"]) == {"start_date": "2024-01-01"}
-    history = [{"role": "user", "content": "task"},
-               {"role": "assistant", "content": None, "tool_calls": first},
-               {"role": "tool", "tool_call_id": first[0]["id"], "content": "rows"}]
+    history = [
+        {"role": "user", "content": "task"},
+        {"role": "assistant", "content": None, "tool_calls": first},
+        {"role": "tool", "tool_call_id": first[0]["id"], "content": "rows"},
+    ]
     assert llm.call(history, tools=[TOOL]) == "done"
     first_schema, second_schema = llm.__dict__["_log"][0][1], llm.__dict__["_log"][1][1]
     assert "anyOf" not in first_schema and "anyOf" in second_schema

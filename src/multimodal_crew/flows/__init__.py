@@ -46,9 +46,11 @@ def _entries() -> dict[str, FlowEntry]:
     return {
         "report": FlowEntry("report", "flow", ReportFlow.description, ReportInputs, _report_flow),
         "report_crew": FlowEntry(
-            "report_crew", "crew",
+            "report_crew",
+            "crew",
             "The same report as a one-agent YAML crew (config/report/) whose agent must call report_query",
-            ReportCrewInputs, _report_crew,
+            ReportCrewInputs,
+            _report_crew,
         ),
     }
 

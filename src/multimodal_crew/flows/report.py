@@ -176,9 +176,15 @@ class ReportFlow(MMFlow[ReportState]):
             files=files,
         )
         (out / "result.json").write_text(
-            json.dumps({**result.model_dump(exclude={"output_dir"}), "rows": [r.model_dump() for r in data.rows],
-                        "inputs": {"start_date": str(data.start), "end_date": str(data.end), "city": data.city}},
-                       indent=2, ensure_ascii=False),
+            json.dumps(
+                {
+                    **result.model_dump(exclude={"output_dir"}),
+                    "rows": [r.model_dump() for r in data.rows],
+                    "inputs": {"start_date": str(data.start), "end_date": str(data.end), "city": data.city},
+                },
+                indent=2,
+                ensure_ascii=False,
+            ),
             encoding="utf-8",
         )
         final = self.publish(label)

@@ -56,9 +56,7 @@ def _load_llama(path: str, n_ctx: int, n_threads: int, seed: int):
             except ImportError as e:  # pragma: no cover - depends on the install
                 raise ConfigError(f"llama-cpp-python is not installed ({e}); run: make setup") from None
             try:
-                _LOADED[key] = Llama(
-                    model_path=path, n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False
-                )
+                _LOADED[key] = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False)
             except (ValueError, RuntimeError) as e:
                 raise ConfigError(f"llama.cpp could not load {path}: {e}; delete it and run: make model") from None
         return _LOADED[key]
@@ -256,7 +254,11 @@ class EmbeddedLLM(BaseLLM):
         allow_final = (not self.tools_before_answer) or _has_tool_result(messages)
         schema = tool_step_schema(tools, allow_final)
         guide = {"role": "system", "content": _tool_instructions(tools, allow_final)}
-        convo = [messages[0], guide, *messages[1:]] if messages and messages[0].get("role") == "system" else [guide, *messages]
+        convo = (
+            [messages[0], guide, *messages[1:]]
+            if messages and messages[0].get("role") == "system"
+            else [guide, *messages]
+        )
         comp = self.generate(convo, schema=schema, max_tokens=max(self.max_tokens or 512, 1024))
         try:
             step = json.loads(comp.text, strict=False)
@@ -276,8 +278,16 @@ class EmbeddedLLM(BaseLLM):
             }
         ]
 
-    async def acall(self, messages, tools=None, callbacks=None, available_functions=None, from_task=None,
-                    from_agent=None, response_model=None):
+    async def acall(
+        self,
+        messages,
+        tools=None,
+        callbacks=None,
+        available_functions=None,
+        from_task=None,
+        from_agent=None,
+        response_model=None,
+    ):
         import asyncio
 
         return await asyncio.to_thread(

@@ -72,14 +72,19 @@ class Runtime:
                 messages=messages,
                 temperature=self.settings.temperature,
                 max_tokens=self.settings.max_tokens,
-                response_format={"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}},
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": name, "schema": schema, "strict": True},
+                },
             )
         except openai.APIConnectionError:
             raise BackendUnavailableError(self._unreachable()) from None
         except openai.NotFoundError:
             raise ConfigError(self._not_found()) from None
         except openai.APIStatusError as e:
-            raise ModelBehaviorError(f"{self.kind} server at {self.base_url} answered HTTP {e.status_code}: {e.message}") from None
+            raise ModelBehaviorError(
+                f"{self.kind} server at {self.base_url} answered HTTP {e.status_code}: {e.message}"
+            ) from None
         return resp.choices[0].message.content or ""
 
     def _crewai_json(self, messages: list[dict], output_model: Any) -> str:
@@ -157,12 +162,23 @@ def get_runtime(settings: Settings | None = None, *, verify_model: bool = True) 
             base = s.ollama_base_url.rstrip("/")
             if not base.startswith(("http://", "https://")):
                 base = "http://" + base
-            llm = LLM(model=model, base_url=base + "/v1", temperature=s.temperature, max_tokens=s.max_tokens,
-                      timeout=s.request_timeout)
+            llm = LLM(
+                model=model,
+                base_url=base + "/v1",
+                temperature=s.temperature,
+                max_tokens=s.max_tokens,
+                timeout=s.request_timeout,
+            )
             rt = Runtime("ollama", model, llm, base_url=base, settings=s)
         elif prefix == "openai" and s.api_base:
-            llm = LLM(model=model, base_url=s.api_base, temperature=s.temperature, max_tokens=s.max_tokens,
-                      timeout=s.request_timeout, api_key="not-needed")
+            llm = LLM(
+                model=model,
+                base_url=s.api_base,
+                temperature=s.temperature,
+                max_tokens=s.max_tokens,
+                timeout=s.request_timeout,
+                api_key="not-needed",
+            )
             rt = Runtime("openai-compatible", model, llm, base_url=s.api_base, settings=s)
         else:
             llm = LLM(model=model, temperature=s.temperature, max_tokens=s.max_tokens, timeout=s.request_timeout)
