@@ -22,9 +22,10 @@ model: setup
 model-small: setup
 	$(BIN)/mmcrew model fetch qwen2.5-coder-0.5b
 
-# the main job: the default flow through CrewAI's own runner
+# the main job: the default flow through CrewAI's own runner (`crewai run` calls `uv run kickoff`, and
+# uv lives in the venv: put it on PATH, or crewai prints an error and still exits 0)
 run: model
-	$(BIN)/crewai run
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/crewai run
 
 # the whole suite: unit tests on named fakes, integration tests on the embedded model
 test: model

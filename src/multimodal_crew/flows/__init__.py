@@ -39,11 +39,36 @@ def _report_crew(inputs: dict, model: Any = None, progress: Any = None) -> Any:
     return run_report_crew(inputs, model=model)
 
 
+def _ping_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
+    from .ping import PingFlow
+
+    return PingFlow(progress=progress).kickoff(inputs=inputs)
+
+
+def _extra_entries() -> dict[str, FlowEntry]:
+    """Flows from the Python file named by MMCREW_EXTRA_FLOWS: it defines ``FLOWS = [FlowEntry, ...]``."""
+    import importlib.util
+    import os
+
+    path = os.environ.get("MMCREW_EXTRA_FLOWS")
+    if not path:
+        return {}
+    spec = importlib.util.spec_from_file_location("mmcrew_extra_flows", path)
+    if spec is None or spec.loader is None:
+        raise UnknownFlowError(f"MMCREW_EXTRA_FLOWS={path} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {e.name: e for e in module.FLOWS}
+
+
 def _entries() -> dict[str, FlowEntry]:
     from ..crews.report.crew import ReportCrewInputs
+    from .ping import PingFlow, PingInputs
     from .report import ReportFlow, ReportInputs
 
     return {
+        "ping": FlowEntry("ping", "flow", PingFlow.description, PingInputs, _ping_flow),
+        **_extra_entries(),
         "report": FlowEntry("report", "flow", ReportFlow.description, ReportInputs, _report_flow),
         "report_crew": FlowEntry(
             "report_crew",

@@ -113,7 +113,8 @@ class MMFlow(Flow[S]):
     # -- entry --------------------------------------------------------------------------
     def kickoff(self, inputs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         clean = validate_inputs(self.inputs_model, self.flow_name, dict(inputs or {}))
-        _ = self.model  # resolve the model first: a missing model file fails before any work is done
+        if self._model is not False:
+            _ = self.model  # resolve the model first: a missing model file fails before any work is done
         try:
             return super().kickoff(inputs=clean.model_dump(), **kwargs)
         except BaseException:

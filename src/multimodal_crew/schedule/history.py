@@ -1,0 +1,147 @@
+"""Run history in SQLite under the state folder: one row per run, never silently recreated."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
+
+__all__ = ["History", "HistoryCorruptError", "Run", "STATUSES"]
+
+STATUSES = ("running", "ok", "failed", "timeout", "skipped", "missed", "interrupted")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    flow TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    scheduled_for REAL,
+    started REAL,
+    ended REAL,
+    status TEXT NOT NULL,
+    error TEXT NOT NULL DEFAULT '',
+    output_dir TEXT NOT NULL DEFAULT '',
+    pid INTEGER,
+    flow_started REAL
+);
+CREATE INDEX IF NOT EXISTS runs_name ON runs(name, id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', 'mmcrew-history-1');
+"""
+
+
+class HistoryCorruptError(ConfigError):
+    """The history database cannot be read; it is reported, never recreated behind the user's back."""
+
+
+@dataclass
+class Run:
+    id: int
+    name: str
+    flow: str
+    trigger: str
+    scheduled_for: float | None
+    started: float | None
+    ended: float | None
+    status: str
+    error: str
+    output_dir: str
+    pid: int | None
+    flow_started: float | None = None
+
+
+class History:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            if existed:
+                ok = self._db.execute("PRAGMA quick_check").fetchone()[0]
+                if ok != "ok":
+                    raise sqlite3.DatabaseError(ok)
+                tag = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                if not tag or tag[0] != "mmcrew-history-1":
+                    raise sqlite3.DatabaseError("not a multimodal-crew run history")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise HistoryCorruptError(
+                f"run history {self.path} is unreadable ({e}); move it aside (mv {self.path} {self.path}.bad) "
+                "to start a new history"
+            ) from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def start(self, name: str, flow: str, trigger: str, scheduled_for: float | None, status: str = "running",
+              error: str = "") -> int:
+        now = time.time()
+        ended = now if status != "running" else None
+        cur = self._db.execute(
+            "INSERT INTO runs(name, flow, trigger, scheduled_for, started, ended, status, error, pid) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            (name, flow, trigger, scheduled_for, now, ended, status, error, os.getpid()),
+        )
+        return int(cur.lastrowid)
+
+    def set_pid(self, run_id: int, pid: int) -> None:
+        self._db.execute("UPDATE runs SET pid=? WHERE id=?", (pid, run_id))
+
+    def finish(self, run_id: int, status: str, error: str = "", output_dir: str = "",
+               flow_started: float | None = None) -> None:
+        if status not in STATUSES:
+            raise ValueError(status)
+        self._db.execute("UPDATE runs SET ended=?, status=?, error=?, output_dir=?, flow_started=? WHERE id=?",
+                         (time.time(), status, error[:2000], output_dir, flow_started, run_id))
+
+    def runs(self, name: str | None = None, limit: int = 50) -> list[Run]:
+        q = "SELECT id,name,flow,trigger,scheduled_for,started,ended,status,error,output_dir,pid FROM runs"
+        args: tuple = ()
+        if name:
+            q += " WHERE name=?"
+            args = (name,)
+        q += " ORDER BY id DESC LIMIT ?"
+        return [Run(*row) for row in self._db.execute(q, (*args, limit))]
+
+    def running(self) -> list[Run]:
+        rows = self._db.execute(
+            "SELECT id,name,flow,trigger,scheduled_for,started,ended,status,error,output_dir,pid,flow_started "
+            "FROM runs WHERE status='running'").fetchall()
+        return [Run(*r) for r in rows]
+
+    def mark_interrupted(self) -> int:
+        """Rows left 'running' by a process that no longer exists become 'interrupted'."""
+        n = 0
+        for run in self.running():
+            if run.pid and _alive(run.pid):
+                continue
+            self.finish(run.id, "interrupted", "the scheduler or run process stopped before the run ended")
+            n += 1
+        return n
+
+    def count(self, name: str | None = None, status: str | None = None) -> int:
+        q, args = "SELECT COUNT(*) FROM runs WHERE 1=1", []
+        if name:
+            q += " AND name=?"
+            args.append(name)
+        if status:
+            q += " AND status=?"
+            args.append(status)
+        return int(self._db.execute(q, args).fetchone()[0])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
