@@ -41,6 +41,7 @@ bench: model
 	$(BIN)/python -m pip install -q -e ".[dev,bench]"
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/protocol.py
+	$(BIN)/python bench/scheduler.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts

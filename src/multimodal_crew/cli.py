@@ -217,8 +217,16 @@ def schedule_list() -> None:
     for e in entries.values():
         nxt = e.trigger().get_next_fire_time(None, now) if e.enabled else None
         when = f"cron {e.cron}" if e.cron else f"every {e.interval}"
-        table.add_row(e.name, e.flow, when, e.timezone, "yes" if e.enabled else "no", e.misfire,
-                      f"{e.max_runtime:g}s", nxt.isoformat(timespec="seconds") if nxt else "")
+        table.add_row(
+            e.name,
+            e.flow,
+            when,
+            e.timezone,
+            "yes" if e.enabled else "no",
+            e.misfire,
+            f"{e.max_runtime:g}s",
+            nxt.isoformat(timespec="seconds") if nxt else "",
+        )
     out.print(table)
 
 
@@ -243,8 +251,9 @@ def schedule_run(name: str = typer.Argument(..., help="entry name")) -> None:
         _fail(e)
         return
     colour = "green" if run.status == "ok" else "red"
-    out.print(f"[{colour}]{run.status}[/] {name} ({run.flow}) {run.output_dir or run.error}", highlight=False,
-              soft_wrap=True)
+    out.print(
+        f"[{colour}]{run.status}[/] {name} ({run.flow}) {run.output_dir or run.error}", highlight=False, soft_wrap=True
+    )
     if run.status != "ok":
         raise typer.Exit(1)
 
@@ -292,11 +301,27 @@ def schedule_history(
     table = Table(title="schedule history")
     for col in ("#", "name", "flow", "trigger", "due", "start", "end", "status", "error / output"):
         table.add_column(col)
-    colours = {"ok": "green", "failed": "red", "timeout": "red", "interrupted": "yellow", "missed": "yellow",
-               "skipped": "yellow", "running": "cyan"}
+    colours = {
+        "ok": "green",
+        "failed": "red",
+        "timeout": "red",
+        "interrupted": "yellow",
+        "missed": "yellow",
+        "skipped": "yellow",
+        "running": "cyan",
+    }
     for r in runs:
-        table.add_row(str(r.id), r.name, r.flow, r.trigger, _when(r.scheduled_for), _when(r.started),
-                      _when(r.ended), f"[{colours.get(r.status, 'white')}]{r.status}[/]", r.error or r.output_dir)
+        table.add_row(
+            str(r.id),
+            r.name,
+            r.flow,
+            r.trigger,
+            _when(r.scheduled_for),
+            _when(r.started),
+            _when(r.ended),
+            f"[{colours.get(r.status, 'white')}]{r.status}[/]",
+            r.error or r.output_dir,
+        )
     out.print(table)
 
 

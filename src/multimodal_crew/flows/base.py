@@ -53,6 +53,10 @@ def validate_inputs(model: type[FlowInputs], flow_name: str, inputs: dict[str, A
 class MMFlow(Flow[S]):
     """A CrewAI Flow with validated inputs, an injectable model and staged outputs."""
 
+    # CrewAI gives every Flow a lancedb-backed Memory at construction (about 3-5 s of imports on
+    # 2 cores, default storage outside MMCREW_HOME, default embedder). Our flows do not use it.
+    _skip_auto_memory: ClassVar[bool] = True
+
     flow_name: ClassVar[str] = "flow"
     inputs_model: ClassVar[type[FlowInputs]] = FlowInputs
     description: ClassVar[str] = ""
@@ -63,6 +67,7 @@ class MMFlow(Flow[S]):
 
     def __init__(self, model: Any = None, settings: Settings | None = None, progress: Any = None, **kwargs: Any):
         kwargs.setdefault("suppress_flow_events", True)
+        kwargs.setdefault("tracing", False)
         super().__init__(**kwargs)
         self._model = model
         self._settings = settings

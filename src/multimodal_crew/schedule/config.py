@@ -37,8 +37,9 @@ class ScheduleConfigError(ConfigError):
 
     def __init__(self, path: Path, problems: list[str]):
         self.problems = problems
-        super().__init__(f"{path}: {len(problems)} invalid entr{'y' if len(problems) == 1 else 'ies'}: "
-                         + "; ".join(problems))
+        super().__init__(
+            f"{path}: {len(problems)} invalid entr{'y' if len(problems) == 1 else 'ies'}: " + "; ".join(problems)
+        )
 
 
 class ScheduleEntry(BaseModel):

@@ -80,8 +80,9 @@ class History:
     def close(self) -> None:
         self._db.close()
 
-    def start(self, name: str, flow: str, trigger: str, scheduled_for: float | None, status: str = "running",
-              error: str = "") -> int:
+    def start(
+        self, name: str, flow: str, trigger: str, scheduled_for: float | None, status: str = "running", error: str = ""
+    ) -> int:
         now = time.time()
         ended = now if status != "running" else None
         cur = self._db.execute(
@@ -94,15 +95,18 @@ class History:
     def set_pid(self, run_id: int, pid: int) -> None:
         self._db.execute("UPDATE runs SET pid=? WHERE id=?", (pid, run_id))
 
-    def finish(self, run_id: int, status: str, error: str = "", output_dir: str = "",
-               flow_started: float | None = None) -> None:
+    def finish(
+        self, run_id: int, status: str, error: str = "", output_dir: str = "", flow_started: float | None = None
+    ) -> None:
         if status not in STATUSES:
             raise ValueError(status)
-        self._db.execute("UPDATE runs SET ended=?, status=?, error=?, output_dir=?, flow_started=? WHERE id=?",
-                         (time.time(), status, error[:2000], output_dir, flow_started, run_id))
+        self._db.execute(
+            "UPDATE runs SET ended=?, status=?, error=?, output_dir=?, flow_started=? WHERE id=?",
+            (time.time(), status, error[:2000], output_dir, flow_started, run_id),
+        )
 
     def runs(self, name: str | None = None, limit: int = 50) -> list[Run]:
-        q = "SELECT id,name,flow,trigger,scheduled_for,started,ended,status,error,output_dir,pid FROM runs"
+        q = "SELECT id,name,flow,trigger,scheduled_for,started,ended,status,error,output_dir,pid,flow_started FROM runs"
         args: tuple = ()
         if name:
             q += " WHERE name=?"
@@ -113,7 +117,8 @@ class History:
     def running(self) -> list[Run]:
         rows = self._db.execute(
             "SELECT id,name,flow,trigger,scheduled_for,started,ended,status,error,output_dir,pid,flow_started "
-            "FROM runs WHERE status='running'").fetchall()
+            "FROM runs WHERE status='running'"
+        ).fetchall()
         return [Run(*r) for r in rows]
 
     def mark_interrupted(self) -> int:

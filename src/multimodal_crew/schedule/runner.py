@@ -1,21 +1,20 @@
 """One run of one schedule entry: a fresh process, a time limit, a history row.
 
-Each run is a child process (``python -m multimodal_crew.schedule.child``): a
-fresh Flow instance by construction (no state carried between runs, crewAI
-#6639), and a run past ``max_runtime`` can be stopped for real. A per-entry
-file lock keeps two runs of one entry from overlapping, whoever starts them.
+Each run is a child process forked from a server that has CrewAI preloaded
+(``child.py``): a fresh Flow instance by construction (no state carried between
+runs, crewAI #6639), a start in milliseconds, and a run past ``max_runtime``
+can be stopped for real. A per-entry file lock keeps two runs of one entry from overlapping, whoever starts them.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
+import multiprocessing
 import os
-import signal
-import subprocess
-import sys
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 from ..settings import get_settings
 from .config import ScheduleEntry
@@ -26,7 +25,7 @@ __all__ = ["run_entry", "schedule_dir", "DUE"]
 # job id -> the time the run was due; filled by the scheduler's executor just before it starts the job
 DUE: dict[str, float] = {}
 # child processes of runs in progress, and whether the scheduler is stopping (their end is then 'interrupted')
-RUNNING: dict[int, subprocess.Popen] = {}
+RUNNING: dict[int, Any] = {}
 STOPPING = threading.Event()
 
 
@@ -42,13 +41,9 @@ def schedule_dir() -> Path:
     return path
 
 
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
-
-
-def run_entry(entry: ScheduleEntry, *, trigger: str = "manual", due: float | None = None,
-              history: History | None = None) -> int:
+def run_entry(
+    entry: ScheduleEntry, *, trigger: str = "manual", due: float | None = None, history: History | None = None
+) -> int:
     """Run ``entry`` now; return the history row id. Never raises for a failed run."""
     from ..inputs import config_defaults
 
@@ -61,56 +56,100 @@ def run_entry(entry: ScheduleEntry, *, trigger: str = "manual", due: float | Non
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                return history.start(entry.name, entry.flow, trigger, due, status="skipped",
-                                     error="the previous run of this entry is still going")
+                return history.start(
+                    entry.name,
+                    entry.flow,
+                    trigger,
+                    due,
+                    status="skipped",
+                    error="the previous run of this entry is still going",
+                )
             run_id = history.start(entry.name, entry.flow, trigger, due)
-            payload = json.dumps({"flow": entry.flow, "inputs": {**config_defaults(entry.flow), **entry.inputs},
-                                  "run_id": run_id, "due": due})
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "multimodal_crew.schedule.child", payload],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-            )
-            history.set_pid(run_id, proc.pid)
-            RUNNING[run_id] = proc
+            payload = {
+                "flow": entry.flow,
+                "inputs": {**config_defaults(entry.flow), **entry.inputs},
+                "env": dict(os.environ),
+            }
+            parent, child_end = _CTX.Pipe(duplex=False)
+            proc = _CTX.Process(target=_child_main, args=(payload, child_end), name=f"mmcrew-run-{entry.name}")
             try:
-                out, err = proc.communicate(timeout=entry.max_runtime)
-            except subprocess.TimeoutExpired:
-                _kill(proc)
-                history.finish(run_id, "timeout", f"stopped after max_runtime {entry.max_runtime:g} s")
-                return run_id
+                proc.start()
+                child_end.close()
+                history.set_pid(run_id, proc.pid)
+                RUNNING[run_id] = proc
+                message = _wait(proc, parent, entry.max_runtime)
+                if message == "timeout":
+                    _kill(proc)
+                    history.finish(run_id, "timeout", f"stopped after max_runtime {entry.max_runtime:g} s")
+                    return run_id
             except BaseException:  # Ctrl-C or scheduler shutdown: stop the child, keep the record true
                 _kill(proc)
                 history.finish(run_id, "interrupted", "the scheduler stopped during the run")
                 raise
             finally:
                 RUNNING.pop(run_id, None)
-            if STOPPING.is_set() and proc.returncode != 0:
+                parent.close()
+            if STOPPING.is_set() and (message is None or message[0] != "ok"):
                 history.finish(run_id, "interrupted", "the scheduler stopped during the run")
-            elif proc.returncode == 0:
-                try:
-                    result = json.loads(_last_line(out))
-                except json.JSONDecodeError:
-                    result = {}
-                history.finish(run_id, "ok", output_dir=str(result.get("output_dir", "")),
-                               flow_started=result.get("_flow_started"))
+            elif message and message[0] == "ok":
+                result = message[1]
+                history.finish(
+                    run_id, "ok", output_dir=str(result.get("output_dir", "")), flow_started=result.get("_flow_started")
+                )
+            elif message:
+                history.finish(run_id, "failed", message[1])
             else:
-                history.finish(run_id, "failed", _last_line(err) or f"exit code {proc.returncode}")
+                history.finish(run_id, "failed", f"the run process ended with exit code {proc.exitcode}")
             return run_id
     finally:
         if own:
             history.close()
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def _kill(proc) -> None:
+    if proc.is_alive():
+        proc.terminate()
+        proc.join(5)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+
+
+def _wait(proc, conn, limit: float):
+    """The child's message, None if it died without one, or "timeout". Reads while waiting,
+    so a large result cannot fill the pipe and block the child."""
+    deadline = time.monotonic() + limit
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return "timeout"
+        if conn.poll(min(remaining, 0.25)):
+            try:
+                message = conn.recv()
+            except EOFError:
+                message = None
+            proc.join(10)
+            return message
+        if not proc.is_alive():
+            return conn.recv() if conn.poll(0) else None
+
+
+def _child_main(payload, conn) -> None:
+    from .child import run
+
+    run(payload, conn)
+
+
+def _context():
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=5)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["multimodal_crew.schedule.child"])
+        return ctx
+    except ValueError:  # no forkserver on this platform
+        return multiprocessing.get_context("spawn")
+
+
+_CTX = _context()
 
 
 def scheduled_job(name: str, fingerprint: str = "") -> None:

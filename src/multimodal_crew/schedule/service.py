@@ -127,9 +127,15 @@ class Scheduler:
             if job is not None and job.kwargs.get("fingerprint") == fp:
                 continue  # unchanged: keep its next run time, so missed runs are seen
             self._sched.add_job(
-                JOB_FUNC, trigger=entry.trigger(), id=name, name=name, kwargs={"name": name, "fingerprint": fp},
+                JOB_FUNC,
+                trigger=entry.trigger(),
+                id=name,
+                name=name,
+                kwargs={"name": name, "fingerprint": fp},
                 misfire_grace_time=None if entry.misfire == "run_once" else SKIP_GRACE,
-                coalesce=True, max_instances=1, replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                replace_existing=True,
             )
 
     def _entry(self, job_id: str) -> ScheduleEntry | None:
@@ -141,15 +147,27 @@ class Scheduler:
     def _on_missed(self, event) -> None:
         entry = self._entry(event.job_id)
         if entry and self.history:
-            self.history.start(entry.name, entry.flow, "schedule", event.scheduled_run_time.timestamp(),
-                               status="missed", error="due while the scheduler was not running (misfire: skip)")
+            self.history.start(
+                entry.name,
+                entry.flow,
+                "schedule",
+                event.scheduled_run_time.timestamp(),
+                status="missed",
+                error="due while the scheduler was not running (misfire: skip; backlog coalesced)",
+            )
 
     def _on_busy(self, event) -> None:
         entry = self._entry(event.job_id)
         if entry and self.history:
             due = event.scheduled_run_times[-1].timestamp() if event.scheduled_run_times else None
-            self.history.start(entry.name, entry.flow, "schedule", due, status="skipped",
-                               error="the previous run of this entry is still going")
+            self.history.start(
+                entry.name,
+                entry.flow,
+                "schedule",
+                due,
+                status="skipped",
+                error="the previous run of this entry is still going",
+            )
 
     def next_runs(self) -> dict[str, object]:
         return {job.id: job.next_run_time for job in self._sched.get_jobs()} if self._sched else {}
