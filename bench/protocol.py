@@ -85,9 +85,9 @@ def _start_server(model_path: str, n_ctx: int, threads: int) -> tuple[subprocess
     raise SystemExit("llama_cpp.server did not start within 60 s")
 
 
-def run_all(label: str, llm) -> list[dict]:
+def run_all(label: str, llm, cases: list[tuple[str, str, str]]) -> list[dict]:
     rows = []
-    for start, end, city in CASES:
+    for start, end, city in cases:
         t0 = time.perf_counter()
         try:
             r = run_report_crew({"start_date": start, "end_date": end, "city": city}, model=llm)
@@ -124,12 +124,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.model:
         os.environ["EMBEDDED_MODEL"] = args.model
-    global CASES
-    CASES = CASES[: args.runs]
+    cases = CASES[: args.runs]
     s = Settings()
     rt = get_runtime(s)
-    print(f"model: {s.embedded_model}  runs: {len(CASES)}  temperature: {s.temperature}")
-    ours = run_all("ours", rt)
+    print(f"model: {s.embedded_model}  runs: {len(cases)}  temperature: {s.temperature}")
+    ours = run_all("ours", rt, cases)
     lines = [summary("ours", ours)]
     if not args.skip_baseline:
         from crewai import LLM
@@ -144,7 +143,7 @@ def main() -> None:
                 max_tokens=s.max_tokens,
                 timeout=600,
             )
-            base = run_all("baseline", llm)
+            base = run_all("baseline", llm, cases)
         finally:
             proc.terminate()
             proc.wait(timeout=30)

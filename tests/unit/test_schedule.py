@@ -229,3 +229,59 @@ def test_scheduler_runs_a_due_entry(_extra_flows, state_home):
     run = next(r for r in history().runs("fast") if r.status == "ok")
     assert run.trigger == "schedule" and run.scheduled_for is not None
     assert 0 <= run.flow_started - run.scheduled_for < 30
+
+
+def test_cli_reports_a_corrupt_history_in_one_line(state_home):
+    from tests.unit.test_cli_errors import assert_one_line_error, mmcrew
+
+    (schedule_dir() / "history.sqlite").write_bytes(b"garbage" * 500)
+    assert_one_line_error(mmcrew("schedule", "history"), 3, "unreadable", "move it aside")
+
+
+def test_cli_reports_invalid_schedules_before_running_anything(_extra_flows, state_home):
+    from tests.unit.test_cli_errors import assert_one_line_error, mmcrew
+
+    write_schedules(_extra_flows, [{"name": "x", "flow": "ping", "cron": "bad cron"}])
+    for args in (["schedule", "start"], ["schedule", "list"], ["schedule", "run", "x"]):
+        assert_one_line_error(mmcrew(*args), 3, "schedules.yaml", "'x'", "5 fields")
+    assert not (schedule_dir() / "jobs.sqlite").exists()
+
+
+def test_cli_schedule_run_and_history(_extra_flows, state_home):
+    from tests.unit.test_cli_errors import mmcrew
+
+    write_schedules(_extra_flows, [{"name": "hb", "flow": "ping", "interval": 60},
+                                   {"name": "bad", "flow": "boom", "interval": 60}])
+    ok = mmcrew("schedule", "run", "hb")
+    assert ok.returncode == 0 and ok.stdout.startswith("ok hb (ping)")
+    bad = mmcrew("schedule", "run", "bad")
+    assert bad.returncode == 1 and "failed on purpose" in bad.stdout
+    table = mmcrew("schedule", "history").stdout
+    assert "hb" in table and "bad" in table and "failed" in table
+    missing = mmcrew("schedule", "run", "nope")
+    assert missing.returncode == 2 and "no schedule entry 'nope'" in missing.stderr
+
+
+def test_ctrl_c_stops_the_scheduler_cleanly_and_records_the_interrupted_run(_extra_flows, state_home):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    write_schedules(_extra_flows, [{"name": "slow", "flow": "ping", "interval": 1, "inputs": {"seconds": 30}}])
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "mmcrew"), "schedule", "start"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        assert _wait_for(lambda: any(r.status == "running" for r in history().runs("slow")), 30)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "stopping" in err
+    assert history().runs("slow")[0].status == "interrupted"
+    # and the lock is free again
+    s = Scheduler()
+    s.start()
+    s.stop()

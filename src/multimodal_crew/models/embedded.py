@@ -52,11 +52,11 @@ def _load_llama(path: str, n_ctx: int, n_threads: int, seed: int):
     with _LOAD_LOCK:
         if key not in _LOADED:
             try:
-                from llama_cpp import Llama
+                from ._fastgrammar import FastLlama
             except ImportError as e:  # pragma: no cover - depends on the install
                 raise ConfigError(f"llama-cpp-python is not installed ({e}); run: make setup") from None
             try:
-                _LOADED[key] = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False)
+                _LOADED[key] = FastLlama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False)
             except (ValueError, RuntimeError) as e:
                 raise ConfigError(f"llama.cpp could not load {path}: {e}; delete it and run: make model") from None
         return _LOADED[key]
