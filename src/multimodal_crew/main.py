@@ -60,11 +60,14 @@ def plot() -> None:
     lines.append("```")
     mermaid = folder / "report_flow.md"
     mermaid.write_text("# report flow\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    print(f"flow graph (Mermaid, renders offline): {mermaid}")
     try:
-        ReportFlow().plot(str(folder / "report_flow"))
+        import shutil
+
+        html = shutil.copy(ReportFlow().plot("report_flow.html", show=False), folder / "report_flow.html")
+        print(f"flow graph (CrewAI HTML, loads JavaScript from CDNs): {html}")
     except Exception as e:  # plotting is a convenience; say why it failed
         print(f"CrewAI's HTML plot failed: {e}", file=sys.stderr)
-    print(f"flow graph: {mermaid}")
 
 
 if __name__ == "__main__":

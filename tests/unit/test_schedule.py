@@ -250,8 +250,9 @@ def test_cli_reports_invalid_schedules_before_running_anything(_extra_flows, sta
 def test_cli_schedule_run_and_history(_extra_flows, state_home):
     from tests.unit.test_cli_errors import mmcrew
 
-    write_schedules(_extra_flows, [{"name": "hb", "flow": "ping", "interval": 60},
-                                   {"name": "bad", "flow": "boom", "interval": 60}])
+    write_schedules(
+        _extra_flows, [{"name": "hb", "flow": "ping", "interval": 60}, {"name": "bad", "flow": "boom", "interval": 60}]
+    )
     ok = mmcrew("schedule", "run", "hb")
     assert ok.returncode == 0 and ok.stdout.startswith("ok hb (ping)")
     bad = mmcrew("schedule", "run", "bad")
@@ -269,8 +270,13 @@ def test_ctrl_c_stops_the_scheduler_cleanly_and_records_the_interrupted_run(_ext
     import sys
 
     write_schedules(_extra_flows, [{"name": "slow", "flow": "ping", "interval": 1, "inputs": {"seconds": 30}}])
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "mmcrew"), "schedule", "start"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mmcrew"), "schedule", "start"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
     try:
         assert _wait_for(lambda: any(r.status == "running" for r in history().runs("slow")), 30)
         proc.send_signal(signal.SIGINT)

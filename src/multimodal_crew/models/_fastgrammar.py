@@ -83,9 +83,14 @@ class FastLlama(Llama):
 
     def _init_sampler(self, *args, **kwargs):
         grammar = kwargs.get("grammar")
-        if (grammar is not None and kwargs.get("temp") == 0.0 and not kwargs.get("logits_processor")
-                and kwargs.get("repeat_penalty", 1.0) == 1.0 and not kwargs.get("frequency_penalty")
-                and not kwargs.get("presence_penalty")):
+        if (
+            grammar is not None
+            and kwargs.get("temp") == 0.0
+            and not kwargs.get("logits_processor")
+            and kwargs.get("repeat_penalty", 1.0) == 1.0
+            and not kwargs.get("frequency_penalty")
+            and not kwargs.get("presence_penalty")
+        ):
             sampler = GreedyGrammarSampler(self._model, grammar, self._n_vocab)
             self.last_grammar_sampler = sampler  # for tests and benches: steps, full_passes
             return sampler

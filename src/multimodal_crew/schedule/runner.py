@@ -134,6 +134,17 @@ def _wait(proc, conn, limit: float):
             return conn.recv() if conn.poll(0) else None
 
 
+def _noop() -> None:
+    pass
+
+
+def warm() -> None:
+    """Start the preloaded fork server now (a few seconds of imports), not when the first run is due."""
+    p = _CTX.Process(target=_noop)
+    p.start()
+    p.join()
+
+
 def _child_main(payload, conn) -> None:
     from .child import run
 

@@ -108,6 +108,8 @@ class Scheduler:
             )
             self._sched.add_listener(self._on_missed, EVENT_JOB_MISSED)
             self._sched.add_listener(self._on_busy, EVENT_JOB_MAX_INSTANCES)
+            if enabled:
+                runner.warm()
             self._sched.start(paused=True)
             self._reconcile(enabled)
             self._sched.resume()
