@@ -92,6 +92,8 @@ def run_all(label: str, llm, cases: list[tuple[str, str, str]]) -> list[dict]:
         try:
             r = run_report_crew({"start_date": start, "end_date": end, "city": city}, model=llm)
             row = {"tool_called": r.tool_called, "table_matches": r.table_matches, "error": ""}
+            if not (r.tool_called and r.table_matches):  # show what came back instead
+                row["error"] = "answer: " + " ".join(r.answer.split())[:90]
         except Exception as e:  # a baseline that crashes counts as a failed run, with its reason
             row = {"tool_called": False, "table_matches": False, "error": f"{type(e).__name__}: {str(e)[:80]}"}
         row.update(case=f"{start}..{end} {city or 'all'}", seconds=time.perf_counter() - t0)
