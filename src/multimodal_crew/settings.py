@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MMCREW_API_BASE"),
         description="base URL of an OpenAI-compatible server for MODEL=openai/<name> (empty: provider default)",
     )
+    vision_model: str = Field(
+        "offline",
+        validation_alias=AliasChoices("MMCREW_VISION_MODEL"),
+        description="`offline` (OCR + the text model) or a vision model: `ollama/<vlm>`, `openai/<vlm>`",
+    )
     temperature: float = Field(
         0.0, validation_alias=AliasChoices("MMCREW_TEMPERATURE"), description="sampling temperature"
     )

@@ -45,6 +45,12 @@ def _ping_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
     return PingFlow(progress=progress).kickoff(inputs=inputs)
 
 
+def _see_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
+    from .see import SeeFlow
+
+    return SeeFlow(model=model, progress=progress).kickoff(inputs=inputs)
+
+
 def _extra_entries() -> dict[str, FlowEntry]:
     """Flows from the Python file named by MMCREW_EXTRA_FLOWS: it defines ``FLOWS = [FlowEntry, ...]``."""
     import importlib.util
@@ -65,9 +71,11 @@ def _entries() -> dict[str, FlowEntry]:
     from ..crews.report.crew import ReportCrewInputs
     from .ping import PingFlow, PingInputs
     from .report import ReportFlow, ReportInputs
+    from .see import SeeFlow, SeeInputs
 
     return {
         "ping": FlowEntry("ping", "flow", PingFlow.description, PingInputs, _ping_flow),
+        "see": FlowEntry("see", "flow", SeeFlow.description, SeeInputs, _see_flow),
         **_extra_entries(),
         "report": FlowEntry("report", "flow", ReportFlow.description, ReportInputs, _report_flow),
         "report_crew": FlowEntry(

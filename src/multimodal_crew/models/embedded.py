@@ -74,9 +74,33 @@ def _close_all() -> None:
         _LOADED.clear()
 
 
+_MAX_GRAMMAR_REPEAT = 64
+
+
+def grammar_schema(schema):
+    """The schema as llama.cpp's grammar should see it.
+
+    llama.cpp spells ``maxLength: 1200`` out as 1,200 nested optional rules and refuses
+    grammars past a limit ("exceeds sane defaults"). Long length bounds (and long
+    ``maxItems``) are dropped from the grammar; Pydantic still enforces them after
+    generation, and ``structured()`` feeds a violation back to the model.
+    """
+    if isinstance(schema, list):
+        return [grammar_schema(x) for x in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for k, v in schema.items():
+        if k in ("maxLength", "minLength", "maxItems", "minItems") and isinstance(v, int) and v > _MAX_GRAMMAR_REPEAT:
+            continue
+        out[k] = grammar_schema(v)
+    return out
+
+
 def _grammar(schema: dict):
     from llama_cpp import LlamaGrammar
 
+    schema = grammar_schema(schema)
     key = json.dumps(schema, sort_keys=True)
     if key not in _GRAMMARS:
         _GRAMMARS[key] = LlamaGrammar.from_json_schema(key, verbose=False)

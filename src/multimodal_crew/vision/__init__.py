@@ -1,0 +1,1 @@
+"""Images: checked loading, an offline describer (OCR + measured facts), and VLM messages."""

@@ -1,0 +1,113 @@
+"""The offline describer: "describe, then reason" for a text-only model.
+
+RapidOCR (its Chinese and English models ship inside the wheel) reads the text
+with positions; lines are put in reading order (top to bottom, then left to
+right within a row); simple facts are measured (size, dominant colours). The
+result is a plain-text description the embedded model can reason over. It does
+not see shapes, counts of objects or spatial relations the way a vision model does.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from .images import CheckedImage
+
+__all__ = ["TextLine", "Description", "describe", "ocr_lines", "dominant_colours"]
+
+
+@dataclass
+class TextLine:
+    text: str
+    x: int
+    y: int
+    w: int
+    h: int
+    score: float
+
+
+@dataclass
+class Description:
+    width: int
+    height: int
+    lines: list[TextLine]
+    colours: list[tuple[str, float]]
+
+    def as_text(self) -> str:
+        out = [f"Image: {self.width}x{self.height} pixels."]
+        if self.colours:
+            out.append("Dominant colours: " + ", ".join(f"{n} {share:.0%}" for n, share in self.colours) + ".")
+        if self.lines:
+            out.append("Text read by OCR, in reading order (rows top to bottom; | separates items on one row; "
+                       "(x,y) is the position of the row's first item):")
+            for row in _rows(self.lines):
+                first = row[0]
+                out.append(f"({first.x},{first.y}) " + " | ".join(t.text for t in row))
+        else:
+            out.append("OCR found no text.")
+        return "\n".join(out)
+
+
+@functools.lru_cache(maxsize=1)
+def _engine():
+    from rapidocr_onnxruntime import RapidOCR
+
+    return RapidOCR()
+
+
+def ocr_lines(image: CheckedImage) -> list[TextLine]:
+    result, _ = _engine()(np.asarray(image.image))
+    lines = []
+    for box, text, score in result or []:
+        xs = [p[0] for p in box]
+        ys = [p[1] for p in box]
+        lines.append(TextLine(str(text).strip(), int(min(xs)), int(min(ys)), int(max(xs) - min(xs)),
+                              int(max(ys) - min(ys)), float(score)))
+    return [t for t in lines if t.text]
+
+
+def _rows(lines: list[TextLine]) -> list[list[TextLine]]:
+    """Group boxes whose vertical centres are within half a line height, then sort each row by x."""
+    rows: list[list[TextLine]] = []
+    for t in sorted(lines, key=lambda t: t.y + t.h / 2):
+        centre = t.y + t.h / 2
+        if rows:
+            last = rows[-1]
+            ref = sum(u.y + u.h / 2 for u in last) / len(last)
+            if abs(centre - ref) <= max(4, 0.5 * min(t.h, max(u.h for u in last))):
+                last.append(t)
+                continue
+        rows.append([t])
+    return [sorted(r, key=lambda t: t.x) for r in rows]
+
+
+_NAMED = {
+    "black": (0, 0, 0), "white": (255, 255, 255), "grey": (128, 128, 128), "red": (220, 40, 40),
+    "orange": (245, 140, 30), "yellow": (240, 220, 40), "green": (50, 160, 60), "blue": (40, 90, 220),
+    "purple": (140, 60, 180), "pink": (240, 130, 180), "brown": (130, 80, 40), "cyan": (40, 200, 220),
+}
+
+
+def _name(rgb) -> str:
+    return min(_NAMED, key=lambda n: sum((int(a) - b) ** 2 for a, b in zip(rgb, _NAMED[n], strict=True)))
+
+
+def dominant_colours(image: CheckedImage, k: int = 4) -> list[tuple[str, float]]:
+    small = image.image.copy()
+    small.thumbnail((128, 128))
+    q = small.quantize(colors=8)
+    palette = q.getpalette()
+    counts = sorted(q.getcolors() or [], reverse=True)
+    total = sum(c for c, _ in counts) or 1
+    shares: dict[str, float] = {}
+    for c, idx in counts:
+        name = _name(palette[idx * 3: idx * 3 + 3])
+        shares[name] = shares.get(name, 0.0) + c / total
+    return [(n, s) for n, s in sorted(shares.items(), key=lambda kv: -kv[1])[:k] if s >= 0.02]
+
+
+def describe(image: CheckedImage) -> Description:
+    return Description(image.width, image.height, ocr_lines(image), dominant_colours(image))
