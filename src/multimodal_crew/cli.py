@@ -30,6 +30,8 @@ logging.getLogger("crewai.flow.runtime").setLevel(logging.CRITICAL)
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Local-first CrewAI crews and flows.")
 model_app = typer.Typer(no_args_is_help=True, help="The embedded model: fetch and list.")
 app.add_typer(model_app, name="model")
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluations that print measured figures.")
+app.add_typer(eval_app, name="eval")
 schedule_app = typer.Typer(no_args_is_help=True, help="Run flows on a schedule (config/schedules.yaml).")
 app.add_typer(schedule_app, name="schedule")
 
@@ -98,6 +100,35 @@ def run(
         _fail(e)
         return
     _show(flow, result, as_json)
+
+
+@app.command()
+def see(
+    image: str = typer.Argument(..., help="image file (several: comma-separated)"),
+    question: str = typer.Argument(..., help="the question"),
+    choice: list[str] = typer.Option(None, "--choice", "-c", help="an answer option, repeatable"),
+    context: str = typer.Option("", "--context", help="text that comes with the image"),
+    single_stage: bool = typer.Option(False, "--single-stage", help="answer directly, without a rationale"),
+    as_json: bool = typer.Option(False, "--json", help="print the structured result"),
+) -> None:
+    """Answer a question about an image: rationale first, then the answer."""
+    try:
+        from .flows import run_flow
+
+        inputs = {"image": image, "question": question, "choices": list(choice or []), "context": context,
+                  "mode": "single" if single_stage else "two_stage"}
+        with err.status("see: starting …") as status:
+            result = run_flow("see", inputs, progress=lambda msg: status.update(f"see: {msg} …"))
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    if as_json:
+        out.print_json(result.model_dump_json())
+        return
+    if result.rationale:
+        out.print(f"[bold]Rationale:[/] {result.rationale}", highlight=False)
+    out.print(f"[bold]Answer:[/] {result.answer}", highlight=False)
+    out.print(f"[dim]backend: {result.backend}, mode: {result.mode}[/]")
 
 
 @app.command()
@@ -190,6 +221,47 @@ def model_list() -> None:
             name, spec.title, f"{spec.size:,}", "yes" if present else "no", "*" if name == s.embedded_model else ""
         )
     out.print(table)
+
+
+@eval_app.command("vision")
+def eval_vision(
+    dataset: Path = typer.Option(Path("bench/data/vision/items.jsonl"), "--dataset", help="JSONL of items"),
+    mode: str = typer.Option("both", help="two_stage, single or both"),
+    limit: int = typer.Option(0, help="first N items only (0: all)"),
+) -> None:
+    """Accuracy of the see flow: overall, per category, two-stage versus single-stage, latency."""
+    try:
+        from datetime import datetime
+
+        from .evals.vision import load_items, run_eval
+        from .settings import get_settings
+
+        items = load_items(dataset)[: limit or None]
+        modes = ["two_stage", "single"] if mode == "both" else [mode]
+        with err.status("eval vision …") as status:
+            report = run_eval(items, modes, progress=lambda m: status.update(f"eval vision: {m} …"))
+        folder = get_settings().outputs_path / "eval"
+        folder.mkdir(parents=True, exist_ok=True)
+        saved = folder / f"vision-{datetime.now():%Y%m%d-%H%M%S}.json"
+        saved.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    summary = report["summary"]
+    table = Table(title=f"vision eval: {len(items)} items ({get_settings().vision_model} + {get_settings().model})")
+    table.add_column("category")
+    for m in modes:
+        table.add_column(m)
+    for cat, by_mode in summary["by_category"].items():
+        table.add_row(cat, *[by_mode.get(m, "") for m in modes])
+    table.add_section()
+    for grp, by_mode in summary["by_group"].items():
+        table.add_row(grp, *[by_mode.get(m, "") for m in modes])
+    table.add_section()
+    for key in ("accuracy", "in_choices", "p50_s", "p95_s"):
+        table.add_row(key, *[str(summary["overall"][m][key]) for m in modes])
+    out.print(table)
+    out.print(f"saved {saved}", highlight=False, soft_wrap=True)
 
 
 def _when(ts: float | None) -> str:

@@ -46,6 +46,10 @@ class Description:
             for row in _rows(self.lines):
                 first = row[0]
                 out.append(f"({first.x},{first.y}) " + " | ".join(t.text for t in row))
+            cols = _columns(self.lines)
+            if cols:
+                out.append("Numbers standing above each label of the bottom row (aligned by x position, "
+                           "as in a labelled bar or line chart): " + "; ".join(cols) + ".")
         else:
             out.append("OCR found no text.")
         return "\n".join(out)
@@ -82,6 +86,36 @@ def _rows(lines: list[TextLine]) -> list[list[TextLine]]:
                 continue
         rows.append([t])
     return [sorted(r, key=lambda t: t.x) for r in rows]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", "").rstrip("%"))
+        return True
+    except ValueError:
+        return False
+
+
+def _columns(lines: list[TextLine]) -> list[str]:
+    """For chart-like layouts: the numbers above each label of the bottom text row.
+
+    A bottom row of three or more labels is taken as a category axis; a number whose
+    horizontal centre lies within that label's column (40% of the label spacing) is
+    paired with it. Axis ticks at the left fall in no column and are left out.
+    """
+    rows = _rows(lines)
+    if len(rows) < 2 or len(rows[-1]) < 3:
+        return []
+    bottom = rows[-1]
+    centres = [t.x + t.w / 2 for t in bottom]
+    spacing = min(b - a for a, b in zip(centres, centres[1:], strict=False)) or 1
+    out = []
+    for t, c in zip(bottom, centres, strict=True):
+        above = [u for row in rows[:-1] for u in row
+                 if _is_number(u.text) and abs(u.x + u.w / 2 - c) <= 0.4 * spacing]
+        if above:
+            out.append(f"{t.text}: " + ", ".join(u.text for u in sorted(above, key=lambda u: u.y)))
+    return out if len(out) >= 2 else []
 
 
 _NAMED = {

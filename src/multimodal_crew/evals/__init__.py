@@ -1,0 +1,1 @@
+"""Evaluations behind ``mmcrew eval``: they print measured figures and save them as JSON."""

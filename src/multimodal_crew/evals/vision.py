@@ -1,0 +1,105 @@
+"""``mmcrew eval vision``: accuracy of the ``see`` flow on a ScienceQA-shaped set.
+
+Each line of the dataset is ``{image, question, choices, answer, category}``
+(``answer``: index of the right choice; ``image``: relative to the dataset file).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import MMCrewError, UserError
+
+__all__ = ["load_items", "run_eval", "GROUPS"]
+
+# categories that the offline mode is expected to handle, and the ones it cannot see
+GROUPS = {
+    "text": ("receipt", "sign", "form", "diagram"),
+    "table": ("table",),
+    "chart": ("bar_chart", "line_chart"),
+    "perception": ("perception_count", "perception_spatial"),
+}
+
+
+def group_of(category: str) -> str:
+    base = category.removesuffix("_zh")
+    for g, cats in GROUPS.items():
+        if base in cats:
+            return g
+    return "other"
+
+
+def load_items(path: Path) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"dataset {path} does not exist")
+    items = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            it = json.loads(line)
+            it["image"] = str((path.parent / it["image"]).resolve())
+            if not (0 <= int(it["answer"]) < len(it["choices"])):
+                raise ValueError("answer is not an index into choices")
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise UserError(f"{path} line {n}: {e}") from None
+        items.append(it)
+    return items
+
+
+def _pct(xs: list[bool]) -> str:
+    return f"{100 * sum(xs) / len(xs):.0f}%" if xs else "-"
+
+
+def run_eval(items: list[dict], modes: list[str], progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    from ..flows.see import SeeFlow
+
+    rows = []
+    for k, it in enumerate(items, start=1):
+        for mode in modes:
+            progress(f"{k}/{len(items)} {it['category']} ({mode})")
+            t0 = time.perf_counter()
+            try:
+                r = SeeFlow().kickoff(inputs={"image": it["image"], "question": it["question"],
+                                              "choices": it["choices"], "mode": mode})
+                idx, answer, error = r.choice_index, r.answer, ""
+            except MMCrewError as e:
+                idx, answer, error = None, "", str(e)
+            rows.append({"image": it["image"], "category": it["category"], "group": group_of(it["category"]),
+                         "zh": it["category"].endswith("_zh"), "mode": mode, "predicted": idx, "answer": answer,
+                         "gold": it["answer"], "correct": idx == it["answer"],
+                         "in_choices": answer in it["choices"], "seconds": time.perf_counter() - t0, "error": error})
+    return {"rows": rows, "summary": summarise(rows, modes)}
+
+
+def _p(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else 0.0
+
+
+def summarise(rows: list[dict], modes: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"by_category": {}, "by_group": {}, "overall": {}}
+    cats = sorted({r["category"] for r in rows})
+    for mode in modes:
+        mine = [r for r in rows if r["mode"] == mode]
+        out["overall"][mode] = {
+            "n": len(mine), "accuracy": _pct([r["correct"] for r in mine]),
+            "in_choices": _pct([r["in_choices"] for r in mine]),
+            "p50_s": round(statistics.median([r["seconds"] for r in mine]), 1) if mine else 0,
+            "p95_s": round(_p([r["seconds"] for r in mine], 0.95), 1),
+        }
+        for c in cats:
+            sel = [r["correct"] for r in mine if r["category"] == c]
+            out["by_category"].setdefault(c, {})[mode] = f"{sum(sel)}/{len(sel)}"
+        for g in list(GROUPS) + ["other"]:
+            for lang, zh in (("en", False), ("zh", True)):
+                sel = [r["correct"] for r in mine if r["group"] == g and r["zh"] == zh]
+                if sel:
+                    out["by_group"].setdefault(f"{g}/{lang}", {})[mode] = f"{_pct(sel)} ({sum(sel)}/{len(sel)})"
+    return out
