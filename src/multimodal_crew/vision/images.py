@@ -83,7 +83,7 @@ def load_image(path: str | Path, *, max_bytes: int = MAX_BYTES, max_pixels: int 
     except UnidentifiedImageError:
         raise ImageError(f"{p} is not an image (its content matches no image format)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"image {p} is too large to decode safely (decompression bomb limit)") from None
+        raise ImageError(f"image {p} has too many pixels to decode safely (decompression-bomb pixel limit)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"image {p} is corrupt or truncated ({e})") from None
     if min(img.size) < MIN_SIDE:
