@@ -46,7 +46,7 @@ def options(rng: random.Random, right, wrong: list) -> tuple[list[str], int]:
 
 
 def bar_chart(rng, i, zh=False):
-    names = (["苹果", "香蕉", "橙子", "葡萄", "西瓜"] if zh else ["Apples", "Bananas", "Cherries", "Dates", "Figs"])
+    names = ["苹果", "香蕉", "橙子", "葡萄", "西瓜"] if zh else ["Apples", "Bananas", "Cherries", "Dates", "Figs"]
     vals = rng.sample(range(10, 95), 5)
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     fp = font_manager.FontProperties(fname=ZH_FONT) if zh else None
@@ -89,8 +89,8 @@ def line_chart(rng, i):
 
 
 def table(rng, i, zh=False):
-    people = (["王伟", "李娜", "张敏", "刘洋"] if zh else ["Alice Moore", "Bilal Khan", "Chen Wei", "Dana Ortiz"])
-    depts = (["销售", "财务", "研发", "人事"] if zh else ["Sales", "Finance", "R&D", "HR"])
+    people = ["王伟", "李娜", "张敏", "刘洋"] if zh else ["Alice Moore", "Bilal Khan", "Chen Wei", "Dana Ortiz"]
+    depts = ["销售", "财务", "研发", "人事"] if zh else ["Sales", "Finance", "R&D", "HR"]
     pay = rng.sample(range(3100, 9900, 50), 4)
     img, d = canvas(620, 60 + 44 * 5)
     f = font(20, zh)
@@ -112,7 +112,7 @@ def table(rng, i, zh=False):
 
 
 def receipt(rng, i, zh=False):
-    items = (["咖啡", "面包", "牛奶", "鸡蛋"] if zh else ["Coffee", "Bread", "Milk", "Eggs"])
+    items = ["咖啡", "面包", "牛奶", "鸡蛋"] if zh else ["Coffee", "Bread", "Milk", "Eggs"]
     prices = [round(rng.uniform(1, 9), 2) for _ in items]
     total = round(sum(prices), 2)
     img, d = canvas(420, 330)
@@ -210,11 +210,19 @@ def left_of_square(rng, i):
 
 
 MAKERS = {
-    "bar_chart": lambda r, i: bar_chart(r, i), "line_chart": line_chart, "table": lambda r, i: table(r, i),
-    "receipt": lambda r, i: receipt(r, i), "sign": lambda r, i: sign(r, i), "form": form, "diagram": diagram,
-    "bar_chart_zh": lambda r, i: bar_chart(r, i, zh=True), "table_zh": lambda r, i: table(r, i, zh=True),
-    "receipt_zh": lambda r, i: receipt(r, i, zh=True), "sign_zh": lambda r, i: sign(r, i, zh=True),
-    "perception_count": count_red, "perception_spatial": left_of_square,
+    "bar_chart": lambda r, i: bar_chart(r, i),
+    "line_chart": line_chart,
+    "table": lambda r, i: table(r, i),
+    "receipt": lambda r, i: receipt(r, i),
+    "sign": lambda r, i: sign(r, i),
+    "form": form,
+    "diagram": diagram,
+    "bar_chart_zh": lambda r, i: bar_chart(r, i, zh=True),
+    "table_zh": lambda r, i: table(r, i, zh=True),
+    "receipt_zh": lambda r, i: receipt(r, i, zh=True),
+    "sign_zh": lambda r, i: sign(r, i, zh=True),
+    "perception_count": count_red,
+    "perception_spatial": left_of_square,
 }
 
 
@@ -228,8 +236,7 @@ def main() -> None:
         for i in range(args.per_category):
             rng = random.Random(f"{cat}-{i}")
             path, q, ch, a = make(rng, i)
-            items.append({"image": f"images/{path.name}", "question": q, "choices": ch, "answer": a,
-                          "category": cat})
+            items.append({"image": f"images/{path.name}", "question": q, "choices": ch, "answer": a, "category": cat})
     with open(OUT / "items.jsonl", "w", encoding="utf-8") as f:
         for it in items:
             f.write(json.dumps(it, ensure_ascii=False) + "\n")

@@ -115,8 +115,13 @@ def see(
     try:
         from .flows import run_flow
 
-        inputs = {"image": image, "question": question, "choices": list(choice or []), "context": context,
-                  "mode": "single" if single_stage else "two_stage"}
+        inputs = {
+            "image": image,
+            "question": question,
+            "choices": list(choice or []),
+            "context": context,
+            "mode": "single" if single_stage else "two_stage",
+        }
         with err.status("see: starting …") as status:
             result = run_flow("see", inputs, progress=lambda msg: status.update(f"see: {msg} …"))
     except (Exception, KeyboardInterrupt) as e:

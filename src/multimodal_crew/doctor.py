@@ -54,6 +54,35 @@ def run_checks(load_model: bool = True) -> list[tuple[str, bool | None, str]]:
         except (OSError, yaml.YAMLError) as e:
             rows.append((f"config/{rel}", False, str(e).splitlines()[0]))
 
+    if s.vision_model.strip().lower() == "offline":
+        rows.append(
+            (
+                "vision backend",
+                None,
+                "offline: RapidOCR text + measured size/colours go to the text model; "
+                "it cannot see shapes, counts of objects or positions the way a vision model does "
+                "(set MMCREW_VISION_MODEL=ollama/qwen2.5vl for that)",
+            )
+        )
+        try:
+            from .vision.describe import _engine
+
+            _engine()
+            rows.append(("OCR engine", True, "RapidOCR loaded (zh + en models from the wheel)"))
+        except Exception as e:  # noqa: BLE001 - reported in the table
+            rows.append(("OCR engine", False, f"{type(e).__name__}: {e}"))
+    else:
+        rows.append(("vision backend", None, f"{s.vision_model} (images sent as base64 data URIs)"))
+        if load_model:
+            try:
+                from .models.runtime import get_runtime
+
+                rows.append(
+                    ("vision model works", True, get_runtime(s.model_copy(update={"model": s.vision_model})).check())
+                )
+            except MMCrewError as e:
+                rows.append(("vision model works", False, str(e)))
+
     if load_model:
         try:
             from .models.runtime import get_runtime

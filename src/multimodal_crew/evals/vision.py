@@ -66,15 +66,28 @@ def run_eval(items: list[dict], modes: list[str], progress: Callable[[str], None
             progress(f"{k}/{len(items)} {it['category']} ({mode})")
             t0 = time.perf_counter()
             try:
-                r = SeeFlow().kickoff(inputs={"image": it["image"], "question": it["question"],
-                                              "choices": it["choices"], "mode": mode})
+                r = SeeFlow().kickoff(
+                    inputs={"image": it["image"], "question": it["question"], "choices": it["choices"], "mode": mode}
+                )
                 idx, answer, error = r.choice_index, r.answer, ""
             except MMCrewError as e:
                 idx, answer, error = None, "", str(e)
-            rows.append({"image": it["image"], "category": it["category"], "group": group_of(it["category"]),
-                         "zh": it["category"].endswith("_zh"), "mode": mode, "predicted": idx, "answer": answer,
-                         "gold": it["answer"], "correct": idx == it["answer"],
-                         "in_choices": answer in it["choices"], "seconds": time.perf_counter() - t0, "error": error})
+            rows.append(
+                {
+                    "image": it["image"],
+                    "category": it["category"],
+                    "group": group_of(it["category"]),
+                    "zh": it["category"].endswith("_zh"),
+                    "mode": mode,
+                    "predicted": idx,
+                    "answer": answer,
+                    "gold": it["answer"],
+                    "correct": idx == it["answer"],
+                    "in_choices": answer in it["choices"],
+                    "seconds": time.perf_counter() - t0,
+                    "error": error,
+                }
+            )
     return {"rows": rows, "summary": summarise(rows, modes)}
 
 
@@ -89,7 +102,8 @@ def summarise(rows: list[dict], modes: list[str]) -> dict[str, Any]:
     for mode in modes:
         mine = [r for r in rows if r["mode"] == mode]
         out["overall"][mode] = {
-            "n": len(mine), "accuracy": _pct([r["correct"] for r in mine]),
+            "n": len(mine),
+            "accuracy": _pct([r["correct"] for r in mine]),
             "in_choices": _pct([r["in_choices"] for r in mine]),
             "p50_s": round(statistics.median([r["seconds"] for r in mine]), 1) if mine else 0,
             "p95_s": round(_p([r["seconds"] for r in mine], 0.95), 1),

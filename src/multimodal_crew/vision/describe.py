@@ -41,15 +41,19 @@ class Description:
         if self.colours:
             out.append("Dominant colours: " + ", ".join(f"{n} {share:.0%}" for n, share in self.colours) + ".")
         if self.lines:
-            out.append("Text read by OCR, in reading order (rows top to bottom; | separates items on one row; "
-                       "(x,y) is the position of the row's first item):")
+            out.append(
+                "Text read by OCR, in reading order (rows top to bottom; | separates items on one row; "
+                "(x,y) is the position of the row's first item):"
+            )
             for row in _rows(self.lines):
                 first = row[0]
                 out.append(f"({first.x},{first.y}) " + " | ".join(t.text for t in row))
             cols = _columns(self.lines)
             if cols:
-                out.append("Numbers standing above each label of the bottom row (aligned by x position, "
-                           "as in a labelled bar or line chart): " + "; ".join(cols) + ".")
+                out.append(
+                    "Numbers standing above each label of the bottom row (aligned by x position, "
+                    "as in a labelled bar or line chart): " + "; ".join(cols) + "."
+                )
         else:
             out.append("OCR found no text.")
         return "\n".join(out)
@@ -68,8 +72,16 @@ def ocr_lines(image: CheckedImage) -> list[TextLine]:
     for box, text, score in result or []:
         xs = [p[0] for p in box]
         ys = [p[1] for p in box]
-        lines.append(TextLine(str(text).strip(), int(min(xs)), int(min(ys)), int(max(xs) - min(xs)),
-                              int(max(ys) - min(ys)), float(score)))
+        lines.append(
+            TextLine(
+                str(text).strip(),
+                int(min(xs)),
+                int(min(ys)),
+                int(max(xs) - min(xs)),
+                int(max(ys) - min(ys)),
+                float(score),
+            )
+        )
     return [t for t in lines if t.text]
 
 
@@ -111,17 +123,25 @@ def _columns(lines: list[TextLine]) -> list[str]:
     spacing = min(b - a for a, b in zip(centres, centres[1:], strict=False)) or 1
     out = []
     for t, c in zip(bottom, centres, strict=True):
-        above = [u for row in rows[:-1] for u in row
-                 if _is_number(u.text) and abs(u.x + u.w / 2 - c) <= 0.4 * spacing]
+        above = [u for row in rows[:-1] for u in row if _is_number(u.text) and abs(u.x + u.w / 2 - c) <= 0.4 * spacing]
         if above:
             out.append(f"{t.text}: " + ", ".join(u.text for u in sorted(above, key=lambda u: u.y)))
     return out if len(out) >= 2 else []
 
 
 _NAMED = {
-    "black": (0, 0, 0), "white": (255, 255, 255), "grey": (128, 128, 128), "red": (220, 40, 40),
-    "orange": (245, 140, 30), "yellow": (240, 220, 40), "green": (50, 160, 60), "blue": (40, 90, 220),
-    "purple": (140, 60, 180), "pink": (240, 130, 180), "brown": (130, 80, 40), "cyan": (40, 200, 220),
+    "black": (0, 0, 0),
+    "white": (255, 255, 255),
+    "grey": (128, 128, 128),
+    "red": (220, 40, 40),
+    "orange": (245, 140, 30),
+    "yellow": (240, 220, 40),
+    "green": (50, 160, 60),
+    "blue": (40, 90, 220),
+    "purple": (140, 60, 180),
+    "pink": (240, 130, 180),
+    "brown": (130, 80, 40),
+    "cyan": (40, 200, 220),
 }
 
 
@@ -138,7 +158,7 @@ def dominant_colours(image: CheckedImage, k: int = 4) -> list[tuple[str, float]]
     total = sum(c for c, _ in counts) or 1
     shares: dict[str, float] = {}
     for c, idx in counts:
-        name = _name(palette[idx * 3: idx * 3 + 3])
+        name = _name(palette[idx * 3 : idx * 3 + 3])
         shares[name] = shares.get(name, 0.0) + c / total
     return [(n, s) for n, s in sorted(shares.items(), key=lambda kv: -kv[1])[:k] if s >= 0.02]
 
