@@ -3,8 +3,8 @@
 Stage 1 writes a rationale from the question, its context and the image(s);
 stage 2 infers the answer from the question, the rationale and the image(s)
 (Multimodal-CoT). ``mode="single"`` answers directly, for comparison. Both
-stages go through ``structured()``; with choices, the answer is constrained by
-the schema to one of them and must agree with ``choice_index``.
+stages go through ``structured()``; with choices, the schema constrains the
+answer to one of them and ``choice_index`` is derived from it.
 
 Backends (``MMCREW_VISION_MODEL``):
 
@@ -22,7 +22,7 @@ from crewai.flow.flow import listen, start
 from pydantic import BaseModel, Field, PrivateAttr, create_model, field_validator
 
 from ..errors import InputError
-from ..models.structured import ValidationFailed, structured
+from ..models.structured import structured
 from .base import FlowInputs, MMFlow, OutputFlowState
 
 __all__ = ["SeeFlow", "SeeInputs", "SeeResult", "answer_model"]
@@ -45,7 +45,7 @@ class SeeInputs(FlowInputs):
 
 class Rationale(BaseModel):
     rationale: str = Field(
-        ..., min_length=10, max_length=1200, description="what in the image bears on the question, step by step"
+        ..., min_length=10, max_length=800, description="what in the image bears on the question, in 1-3 sentences"
     )
 
 
@@ -71,12 +71,11 @@ class SeeState(OutputFlowState):
 
 
 def answer_model(choices: list[str]) -> type[BaseModel]:
-    """The stage-2 schema: free text, or one of the choices with its index."""
+    """The stage-2 schema: free text, or exactly one of the choices (its index is derived in code,
+    so answer and index cannot disagree)."""
     if not choices:
-        return create_model("Answer", answer=(str, Field(..., min_length=1)), choice_index=(None, None))
-    lit = Literal[tuple(choices)]  # type: ignore[valid-type]
-    idx = Literal[tuple(range(len(choices)))]  # type: ignore[valid-type]
-    return create_model("Answer", answer=(lit, ...), choice_index=(idx, ...))
+        return create_model("Answer", answer=(str, Field(..., min_length=1)))
+    return create_model("Answer", answer=(Literal[tuple(choices)], ...))  # type: ignore[valid-type]
 
 
 def _options(choices: list[str]) -> str:
@@ -150,8 +149,8 @@ class SeeFlow(MMFlow[SeeState]):
         r = structured(
             model,
             self._messages(
-                "Write the rationale: the facts in the image that answer the question, and how they lead to the answer. "
-                "Quote the numbers or words you use."
+                "Write the rationale in 1-3 short sentences: the facts from the image that answer the question "
+                "(quote the numbers or words) and how they lead to the answer."
             ),
             Rationale,
         )
@@ -163,23 +162,15 @@ class SeeFlow(MMFlow[SeeState]):
         self.step("stage 2: inferring the answer" if s.mode == "two_stage" else "answering")
         _, model = self._vision()
         Model = answer_model(s.choices)
-
-        def consistent(a) -> None:
-            if s.choices and s.choices[a.choice_index] != a.answer:
-                raise ValidationFailed(
-                    f"choice_index {a.choice_index} is {s.choices[a.choice_index]!r}, "
-                    f"but answer is {a.answer!r}; make them agree"
-                )
-
         task = "Using the rationale, give the answer" if s.mode == "two_stage" else "Give the answer"
-        task += " as one of the options and its number." if s.choices else "."
-        out = structured(model, self._messages(task), Model, validators=[consistent])
+        task += ", written exactly as one of the options." if s.choices else "."
+        out = structured(model, self._messages(task), Model)
         backend, _ = self._vision()
         result = SeeResult(
             question=s.question,
             rationale=s.rationale,
             answer=out.answer,
-            choice_index=getattr(out, "choice_index", None),
+            choice_index=s.choices.index(out.answer) if s.choices else None,
             mode=s.mode,
             backend=backend,
             images=[i.path for i in self._images],
