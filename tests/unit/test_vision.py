@@ -211,8 +211,26 @@ def test_vision_ask_tool(state_home, monkeypatch, tmp_path):
 def test_several_images_per_question(state_home):
     other = ROOT / "bench/data/vision/images/receipt_0.png"
     model = ScriptedModel({"answer": "both"})
-    r = SeeFlow(model=model).kickoff(inputs={"image": f"{TABLE},{other}", "question": "What do they show?",
-                                             "mode": "single"})
+    r = SeeFlow(model=model).kickoff(
+        inputs={"image": f"{TABLE},{other}", "question": "What do they show?", "mode": "single"}
+    )
     prompt = model.requests[0][0][-1]["content"]
     assert "[Image 1:" in prompt and "[Image 2:" in prompt and "Salary" in prompt and "TOTAL" in prompt
     assert r.images == [str(TABLE), str(other)]
+
+
+def test_chart_columns_pair_numbers_with_the_labels_below_them():
+    from multimodal_crew.vision.describe import Description, TextLine
+
+    lines = [
+        TextLine("Sales", 250, 10, 80, 20, 1.0),
+        TextLine("60", 10, 60, 20, 15, 1.0),  # axis tick
+        TextLine("47", 95, 150, 20, 15, 1.0),
+        TextLine("66", 295, 80, 20, 15, 1.0),
+        TextLine("38", 195, 170, 20, 15, 1.0),
+        TextLine("Apples", 80, 300, 50, 18, 1.0),
+        TextLine("Bananas", 180, 300, 50, 18, 1.0),
+        TextLine("Cherries", 280, 300, 50, 18, 1.0),
+    ]
+    text = Description(400, 340, lines, []).as_text()
+    assert "Apples: 47; Bananas: 38; Cherries: 66; the largest is Cherries (66), the smallest is Bananas (38)" in text

@@ -122,11 +122,19 @@ def _columns(lines: list[TextLine]) -> list[str]:
     centres = [t.x + t.w / 2 for t in bottom]
     spacing = min(b - a for a, b in zip(centres, centres[1:], strict=False)) or 1
     out = []
+    pairs = []
     for t, c in zip(bottom, centres, strict=True):
         above = [u for row in rows[:-1] for u in row if _is_number(u.text) and abs(u.x + u.w / 2 - c) <= 0.4 * spacing]
         if above:
             out.append(f"{t.text}: " + ", ".join(u.text for u in sorted(above, key=lambda u: u.y)))
-    return out if len(out) >= 2 else []
+            if len(above) == 1:
+                pairs.append((float(above[0].text.replace(",", "").rstrip("%")), t.text, above[0].text))
+    if len(out) < 2:
+        return []
+    if len(pairs) >= 2:
+        hi, lo = max(pairs), min(pairs)
+        out.append(f"the largest is {hi[1]} ({hi[2]}), the smallest is {lo[1]} ({lo[2]})")
+    return out
 
 
 _NAMED = {
