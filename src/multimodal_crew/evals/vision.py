@@ -2,6 +2,10 @@
 
 Each line of the dataset is ``{image, question, choices, answer, category}``
 (``answer``: index of the right choice; ``image``: relative to the dataset file).
+
+Reported per mode: accuracy (a failed run counts as wrong), ``in_choices`` (share of
+the answers given that are one of the choices), ``failed`` (runs that raised a typed
+error instead of answering), and latency p50/p95 per item.
 """
 
 from __future__ import annotations
@@ -104,7 +108,8 @@ def summarise(rows: list[dict], modes: list[str]) -> dict[str, Any]:
         out["overall"][mode] = {
             "n": len(mine),
             "accuracy": _pct([r["correct"] for r in mine]),
-            "in_choices": _pct([r["in_choices"] for r in mine]),
+            "in_choices": _pct([r["in_choices"] for r in mine if not r["error"]]),
+            "failed": sum(1 for r in mine if r["error"]),
             "p50_s": round(statistics.median([r["seconds"] for r in mine]), 1) if mine else 0,
             "p95_s": round(_p([r["seconds"] for r in mine], 0.95), 1),
         }
