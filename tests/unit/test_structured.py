@@ -72,3 +72,9 @@ def test_never_returns_none():
     model = ScriptedModel("null")
     with pytest.raises(StructuredOutputError):
         structured(model, "q", Maybe, max_retries=0)
+
+
+def test_a_cut_off_reply_is_told_to_be_shorter():
+    model = ScriptedModel('{"city": "Osaka osaka osaka osaka', {"city": "Osaka", "users": 1})
+    structured(model, "q", City, max_retries=1)
+    assert "cut off" in model.requests[1][0][-1]["content"] and "shorter" in model.requests[1][0][-1]["content"]

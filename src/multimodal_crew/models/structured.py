@@ -51,6 +51,8 @@ def _describe(err: Exception) -> str:
             parts.append(f"{loc}: {e.get('msg')}")
         return "; ".join(parts)
     if isinstance(err, json.JSONDecodeError):
+        if err.msg.startswith("Unterminated string") or err.pos >= len(err.doc.rstrip()):
+            return "the reply was cut off before the JSON ended (too long); reply again, much shorter"
         return f"not valid JSON ({err.msg} at position {err.pos})"
     return str(err)
 
