@@ -66,12 +66,12 @@ def _engine():
     return RapidOCR()
 
 
-def ocr_lines(image: CheckedImage) -> list[TextLine]:
-    result, _ = _engine()(np.asarray(image.image))
+def _ocr(array, scale: float) -> list[TextLine]:
+    result, _ = _engine()(array)
     lines = []
     for box, text, score in result or []:
-        xs = [p[0] for p in box]
-        ys = [p[1] for p in box]
+        xs = [p[0] / scale for p in box]
+        ys = [p[1] / scale for p in box]
         lines.append(
             TextLine(
                 str(text).strip(),
@@ -83,6 +83,26 @@ def ocr_lines(image: CheckedImage) -> list[TextLine]:
             )
         )
     return [t for t in lines if t.text]
+
+
+def _overlaps(a: TextLine, b: TextLine) -> bool:
+    ax, ay, bx, by = a.x + a.w / 2, a.y + a.h / 2, b.x + b.w / 2, b.y + b.h / 2
+    return abs(ax - bx) <= max(a.w, b.w) / 2 and abs(ay - by) <= max(a.h, b.h) / 2
+
+
+def ocr_lines(image: CheckedImage) -> list[TextLine]:
+    """Text boxes in image coordinates. Small images are read at two scales and the results
+    merged: small labels that touch lines or frames are often found at only one of them."""
+    from PIL import Image
+
+    lines = _ocr(np.asarray(image.image), 1.0)
+    if max(image.width, image.height) <= 1200:
+        big = image.image.resize((image.width * 2, image.height * 2), Image.LANCZOS)
+        for extra in _ocr(np.asarray(big), 2.0):
+            same = [t for t in lines if _overlaps(t, extra)]
+            if not same:
+                lines.append(extra)
+    return lines
 
 
 def _rows(lines: list[TextLine]) -> list[list[TextLine]]:
