@@ -18,9 +18,13 @@ class ScriptedModel:
     def __init__(self, *responses: str | dict):
         self.responses = [r if isinstance(r, str) else json.dumps(r) for r in responses]
         self.requests: list[tuple[list[dict], dict, str]] = []
+        self.temperatures: list[float | None] = []
 
-    def complete_json(self, messages: list[dict], schema: dict, name: str, output_model: Any = None) -> str:
+    def complete_json(
+        self, messages: list[dict], schema: dict, name: str, output_model: Any = None, temperature: float | None = None
+    ) -> str:
         self.requests.append(([dict(m) for m in messages], schema, name))
+        self.temperatures.append(temperature)
         i = min(len(self.requests) - 1, len(self.responses) - 1)
         return self.responses[i]
 

@@ -78,3 +78,9 @@ def test_a_cut_off_reply_is_told_to_be_shorter():
     model = ScriptedModel('{"city": "Osaka osaka osaka osaka', {"city": "Osaka", "users": 1})
     structured(model, "q", City, max_retries=1)
     assert "cut off" in model.requests[1][0][-1]["content"] and "shorter" in model.requests[1][0][-1]["content"]
+
+
+def test_retries_sample_at_rising_temperature():
+    model = ScriptedModel("nope", "nope", {"city": "Osaka", "users": 1})
+    structured(model, "q", City, max_retries=2)
+    assert model.temperatures == [None, 0.3, 0.6]

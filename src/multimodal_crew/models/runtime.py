@@ -27,7 +27,9 @@ __all__ = ["Runtime", "JSONCompleter", "get_runtime", "reset_runtime"]
 
 
 class JSONCompleter(Protocol):
-    def complete_json(self, messages: list[dict], schema: dict, name: str, output_model: Any = None) -> str: ...
+    def complete_json(
+        self, messages: list[dict], schema: dict, name: str, output_model: Any = None, temperature: float | None = None
+    ) -> str: ...
 
 
 @dataclass
@@ -39,11 +41,13 @@ class Runtime:
     settings: Settings = field(default_factory=get_settings)
 
     # -- schema-constrained completion -------------------------------------------------
-    def complete_json(self, messages: list[dict], schema: dict, name: str, output_model: Any = None) -> str:
+    def complete_json(
+        self, messages: list[dict], schema: dict, name: str, output_model: Any = None, temperature: float | None = None
+    ) -> str:
         if self.kind == "embedded":
-            return self.llm.generate(messages, schema=schema).text
+            return self.llm.generate(messages, schema=schema, temperature=temperature).text
         if self.kind in ("ollama", "openai-compatible"):
-            return self._openai_json(messages, schema, name)
+            return self._openai_json(messages, schema, name, temperature)
         return self._crewai_json(messages, output_model)
 
     def _client(self):
@@ -63,14 +67,14 @@ class Runtime:
     def _served_name(self) -> str:
         return self.model.split("/", 1)[1] if "/" in self.model else self.model
 
-    def _openai_json(self, messages: list[dict], schema: dict, name: str) -> str:
+    def _openai_json(self, messages: list[dict], schema: dict, name: str, temperature: float | None = None) -> str:
         import openai
 
         try:
             resp = self._client().chat.completions.create(
                 model=self._served_name(),
                 messages=messages,
-                temperature=self.settings.temperature,
+                temperature=self.settings.temperature if temperature is None else temperature,
                 max_tokens=self.settings.max_tokens,
                 response_format={
                     "type": "json_schema",

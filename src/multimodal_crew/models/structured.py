@@ -12,7 +12,8 @@ Answer(city='Berlin')
 Each attempt: generate with the JSON schema enforced by the backend, parse
 (tolerating raw control characters llama.cpp lets into strings), validate with
 Pydantic, then run the semantic validators. A refused attempt is answered with
-the error text and the model tries again, ``max_retries`` times. After the last
+the error text and the model tries again, ``max_retries`` times, sampling at a
+slightly higher temperature each time (greedy retries tend to repeat themselves). After the last
 it raises ``StructuredOutputError`` carrying every attempt and the last raw output.
 """
 
@@ -32,6 +33,9 @@ __all__ = ["structured", "Validator", "ValidationFailed"]
 T = TypeVar("T", bound=BaseModel)
 Validator = Callable[[Any], None]
 log = logging.getLogger(__name__)
+
+
+RETRY_TEMPERATURE_STEP = 0.3
 
 
 class ValidationFailed(ValueError):
@@ -57,11 +61,15 @@ def _describe(err: Exception) -> str:
     return str(err)
 
 
-def _complete(model: Any, messages: list[dict], schema: dict, name: str, output_model: type[BaseModel]) -> str:
+def _complete(
+    model: Any, messages: list[dict], schema: dict, name: str, output_model: type[BaseModel], temperature: float | None
+) -> str:
     if hasattr(model, "complete_json"):
-        return model.complete_json(messages, schema, name, output_model)
+        if temperature is None:
+            return model.complete_json(messages, schema, name, output_model)
+        return model.complete_json(messages, schema, name, output_model, temperature=temperature)
     if hasattr(model, "generate"):  # an EmbeddedLLM on its own
-        return model.generate(messages, schema=schema).text
+        return model.generate(messages, schema=schema, temperature=temperature).text
     raise TypeError(f"{type(model).__name__} can neither complete_json() nor generate()")
 
 
@@ -92,7 +100,10 @@ def structured(
     validators = list(validators)
     attempts: list[Attempt] = []
     for number in range(1, max_retries + 2):
-        raw = _complete(model, convo, schema, name, output_model)
+        # Greedy decoding repeats itself: a retry after a refusal samples a little (0.3, 0.6, ...)
+        # so the error feedback is not answered with the same output (e.g. a repetition loop).
+        temperature = None if number == 1 else min(RETRY_TEMPERATURE_STEP * (number - 1), 0.9)
+        raw = _complete(model, convo, schema, name, output_model, temperature)
         try:
             obj = _parse(raw, output_model)
             for check in validators:
