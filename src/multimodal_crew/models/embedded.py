@@ -226,6 +226,8 @@ class EmbeddedLLM(BaseLLM):
         )
         if schema is not None:
             kwargs["grammar"] = _grammar(schema)
+        if temperature:  # a retry: also discourage the repetition loops small models fall into
+            kwargs["repeat_penalty"] = 1.15
         if stop:
             kwargs["stop"] = stop
         t0 = time.perf_counter()
