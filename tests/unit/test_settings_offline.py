@@ -68,3 +68,20 @@ def test_loopback_is_allowed():
         srv.listen(1)
         with socket.create_connection(srv.getsockname(), timeout=1):
             pass
+
+
+def test_ci_runs_the_readme_test_command():
+    import subprocess
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- test-command", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0].strip()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert f'TEST_COMMAND="{block}"' in ci and "\nmake test\n" in ci and block == "make test"
+    # and the script refuses a README that says something else
+    tmp = ROOT / ".pytest_cache" / "ci-drift"
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / ".ci").mkdir(exist_ok=True)
+    (tmp / ".ci" / "run").write_text(ci)
+    (tmp / "README.md").write_text(readme.replace("```bash\nmake test\n```", "```bash\nmake check\n```"))
+    proc = subprocess.run(["bash", str(tmp / ".ci" / "run")], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1 and "make them agree" in proc.stderr
