@@ -8,6 +8,8 @@ from typing import Any
 from crewai import BaseLLM
 from pydantic import PrivateAttr
 
+from multimodal_crew.models.embedded import tool_call
+
 
 class ScriptedModel:
     """Answers ``complete_json`` with scripted raw outputs, in order (the last one repeats).
@@ -53,13 +55,7 @@ class ScriptedToolLLM(BaseLLM):
         self._seen.append({"messages": messages, "tools": tools})
         step = self.script[min(len(self._seen) - 1, len(self.script) - 1)]
         if isinstance(step, dict):
-            return [
-                {
-                    "id": f"call_{len(self._seen)}",
-                    "type": "function",
-                    "function": {"name": step["tool"], "arguments": json.dumps(step["arguments"])},
-                }
-            ]
+            return [tool_call(step["tool"], step["arguments"], f"call_{len(self._seen)}")]
         return step
 
     def supports_function_calling(self) -> bool:

@@ -45,26 +45,30 @@ def run_crew() -> None:
 
 
 def plot() -> None:
-    """Write the default flow's graph as HTML (CrewAI's plot; it loads JavaScript from CDNs,
-    so it renders only with a network) and as Mermaid text that renders offline in most editors."""
-    from .flows.report import ReportFlow
+    """Write the default flow's graph as Mermaid text (renders offline in most editors), built from
+    the flow's own structure, and as CrewAI's HTML plot (it loads JavaScript from CDNs)."""
+    import shutil
+
+    from crewai.flow.visualization import build_flow_structure
+
+    from .errors import UserError
+    from .flows import get_flow
     from .settings import get_settings
 
     s = get_settings()
+    entry = get_flow(s.default_flow)
+    if entry.flow_cls is None:
+        raise SystemExit(str(UserError(f"{entry.name!r} is a {entry.kind}, not a flow: nothing to plot")))
+    flow = entry.flow_cls()
     folder = s.outputs_path / "plots"
     folder.mkdir(parents=True, exist_ok=True)
-    lines = ["```mermaid", "flowchart TD"]
-    methods = ["query", "render", "summarise", "finish"]
-    for a, b in zip(methods, methods[1:], strict=False):
-        lines.append(f"    {a} --> {b}")
-    lines.append("```")
-    mermaid = folder / "report_flow.md"
-    mermaid.write_text("# report flow\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    edges = build_flow_structure(flow)["edges"]
+    lines = ["```mermaid", "flowchart TD", *(f"    {e['source']} --> {e['target']}" for e in edges), "```"]
+    mermaid = folder / f"{entry.name}_flow.md"
+    mermaid.write_text(f"# {entry.name} flow\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
     print(f"flow graph (Mermaid, renders offline): {mermaid}")
     try:
-        import shutil
-
-        html = shutil.copy(ReportFlow().plot("report_flow.html", show=False), folder / "report_flow.html")
+        html = shutil.copy(flow.plot(f"{entry.name}_flow.html", show=False), folder / f"{entry.name}_flow.html")
         print(f"flow graph (CrewAI HTML, loads JavaScript from CDNs): {html}")
     except Exception as e:  # plotting is a convenience; say why it failed
         print(f"CrewAI's HTML plot failed: {e}", file=sys.stderr)

@@ -146,16 +146,15 @@ def _vlm_env(monkeypatch, srv, name="fakevlm"):
     get_settings(refresh=True)
 
 
-def test_vlm_receives_the_image_as_base64_and_the_schema(state_home, monkeypatch):
+def test_vlm_receives_the_image_as_base64_and_the_schema(state_home, monkeypatch, tmp_path):
+    monkeypatch.setenv("MMCREW_MODELS_DIR", str(tmp_path / "no-models"))  # a VLM user needs no embedded model
     replies = [
         json.dumps({"rationale": "Row 1 lists Alice Moore with her salary."}),
         json.dumps({"answer": "200"}),
     ]
     with FakeOpenAIServer(replies, models=("fakevlm",)) as srv:
         _vlm_env(monkeypatch, srv)
-        r = SeeFlow(model=ScriptedModel("unused")).kickoff(
-            inputs={"image": str(TABLE), "question": "Salary?", "choices": ["100", "200"]}
-        )
+        r = SeeFlow().kickoff(inputs={"image": str(TABLE), "question": "Salary?", "choices": ["100", "200"]})
     assert r.backend == "openai/fakevlm" and r.answer == "200"
     assert len(srv.requests) == 2
     body = srv.requests[0]["body"]

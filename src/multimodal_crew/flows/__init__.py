@@ -6,6 +6,8 @@ scheduler all find it by name.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +25,7 @@ class FlowEntry:
     description: str
     inputs_model: type[FlowInputs]
     run: Callable[..., Any]  # run(inputs: dict, model=None, progress=None) -> result
+    flow_cls: type | None = None  # the Flow class, for kind "flow" (plotting)
 
 
 def _report_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
@@ -51,14 +54,12 @@ def _see_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
     return SeeFlow(model=model, progress=progress).kickoff(inputs=inputs)
 
 
-def _extra_entries() -> dict[str, FlowEntry]:
-    """Flows from the Python file named by MMCREW_EXTRA_FLOWS: it defines ``FLOWS = [FlowEntry, ...]``."""
+@functools.lru_cache(maxsize=4)
+def _extra_entries(path: str) -> dict[str, FlowEntry]:
+    """Flows from the Python file ``path`` (MMCREW_EXTRA_FLOWS): it defines ``FLOWS = [FlowEntry, ...]``.
+    Loaded once per path."""
     import importlib.util
-    import os
 
-    path = os.environ.get("MMCREW_EXTRA_FLOWS")
-    if not path:
-        return {}
     spec = importlib.util.spec_from_file_location("mmcrew_extra_flows", path)
     if spec is None or spec.loader is None:
         raise UnknownFlowError(f"MMCREW_EXTRA_FLOWS={path} is not a Python file")
@@ -67,17 +68,17 @@ def _extra_entries() -> dict[str, FlowEntry]:
     return {e.name: e for e in module.FLOWS}
 
 
-def _entries() -> dict[str, FlowEntry]:
+@functools.cache
+def _builtin_entries() -> dict[str, FlowEntry]:
     from ..crews.report.crew import ReportCrewInputs
     from .ping import PingFlow, PingInputs
     from .report import ReportFlow, ReportInputs
     from .see import SeeFlow, SeeInputs
 
     return {
-        "ping": FlowEntry("ping", "flow", PingFlow.description, PingInputs, _ping_flow),
-        "see": FlowEntry("see", "flow", SeeFlow.description, SeeInputs, _see_flow),
-        **_extra_entries(),
-        "report": FlowEntry("report", "flow", ReportFlow.description, ReportInputs, _report_flow),
+        "ping": FlowEntry("ping", "flow", PingFlow.description, PingInputs, _ping_flow, PingFlow),
+        "see": FlowEntry("see", "flow", SeeFlow.description, SeeInputs, _see_flow, SeeFlow),
+        "report": FlowEntry("report", "flow", ReportFlow.description, ReportInputs, _report_flow, ReportFlow),
         "report_crew": FlowEntry(
             "report_crew",
             "crew",
@@ -89,7 +90,9 @@ def _entries() -> dict[str, FlowEntry]:
 
 
 def all_flows() -> dict[str, FlowEntry]:
-    return dict(_entries())
+    """Every flow by name: the built-in ones, plus those of MMCREW_EXTRA_FLOWS if set."""
+    extra = os.environ.get("MMCREW_EXTRA_FLOWS")
+    return {**_builtin_entries(), **(_extra_entries(extra) if extra else {})}
 
 
 def get_flow(name: str) -> FlowEntry:

@@ -91,6 +91,10 @@ class MMFlow(Flow[S]):
             self._model = get_runtime(self.settings)
         return self._model
 
+    def uses_text_model(self) -> bool:
+        """Whether a run needs MODEL; if so it is resolved before any work is done."""
+        return True
+
     # -- outputs ------------------------------------------------------------------------
     def stage(self) -> Path:
         base = self.settings.outputs_path / self.flow_name
@@ -118,7 +122,7 @@ class MMFlow(Flow[S]):
     # -- entry --------------------------------------------------------------------------
     def kickoff(self, inputs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         clean = validate_inputs(self.inputs_model, self.flow_name, dict(inputs or {}))
-        if self._model is not False:
+        if self.uses_text_model():
             _ = self.model  # resolve the model first: a missing model file fails before any work is done
         try:
             return super().kickoff(inputs=clean.model_dump(), **kwargs)

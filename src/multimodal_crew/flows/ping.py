@@ -35,9 +35,8 @@ class PingFlow(MMFlow[PingState]):
     inputs_model = PingInputs
     description = "No model: writes ping.json (a heartbeat for schedules); `seconds` makes it take that long"
 
-    def kickoff(self, inputs=None, **kwargs):  # no model needed: skip resolving it
-        self._model = False
-        return super().kickoff(inputs=inputs, **kwargs)
+    def uses_text_model(self) -> bool:
+        return False
 
     @start()
     def write(self) -> PingResult:

@@ -35,8 +35,7 @@ class GreedyGrammarSampler:
         self._all = (llama_cpp.llama_token_data * n_vocab)()
         self._all_np = np.ctypeslib.as_array(self._all)  # structured view: id, logit, p
         self._ids = np.arange(n_vocab, dtype=np.int32)
-        self.full_passes = 0
-        self.steps = 0
+        self.full_passes = 0  # steps where the first choice broke the grammar
 
     def _apply(self, data, size: int) -> None:
         arr = llama_cpp.llama_token_data_array(data=data, size=size, selected=-1, sorted=False)
@@ -48,7 +47,6 @@ class GreedyGrammarSampler:
         token = int(np.argmax(logits))
         self._one[0].id, self._one[0].logit, self._one[0].p = token, float(logits[token]), 0.0
         self._apply(self._one, 1)
-        self.steps += 1
         if self._one[0].logit == _NEG_INF:  # the first choice breaks the grammar: filter everything
             self.full_passes += 1
             view = self._all_np
@@ -92,6 +90,6 @@ class FastLlama(Llama):
             and not kwargs.get("presence_penalty")
         ):
             sampler = GreedyGrammarSampler(self._model, grammar, self._n_vocab)
-            self.last_grammar_sampler = sampler  # for tests and benches: steps, full_passes
+            self.last_grammar_sampler = sampler  # for tests: full_passes
             return sampler
         return super()._init_sampler(*args, **kwargs)

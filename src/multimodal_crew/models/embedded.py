@@ -28,7 +28,7 @@ from pydantic import BaseModel, PrivateAttr
 
 from ..errors import ConfigError, ModelBehaviorError
 
-__all__ = ["EmbeddedLLM", "Completion", "tool_step_schema", "render_messages"]
+__all__ = ["EmbeddedLLM", "Completion", "tool_step_schema", "render_messages", "tool_call"]
 
 _LOAD_LOCK = threading.Lock()
 _LOADED: dict[tuple, Any] = {}  # (path, n_ctx, threads, seed) -> Llama
@@ -184,6 +184,15 @@ def render_messages(messages: list[dict]) -> list[dict]:
     return merged
 
 
+def tool_call(name: str, arguments: dict, call_id: str | None = None) -> dict:
+    """One OpenAI-style tool call, the shape CrewAI's native tool loop accepts from ``call()``."""
+    return {
+        "id": call_id or f"call_{uuid.uuid4().hex[:12]}",
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(arguments, ensure_ascii=False)},
+    }
+
+
 def _has_tool_result(messages: list[dict]) -> bool:
     return any(m.get("role") == "tool" for m in messages)
 
@@ -197,10 +206,8 @@ class EmbeddedLLM(BaseLLM):
     n_ctx: int = 8192
     n_threads: int = 2
     tools_before_answer: bool = True
-    max_tool_output_chars: int = 6000
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _calls: list[dict] = PrivateAttr(default_factory=list)
 
     def _llama(self):
         if not Path(self.model_path).is_file():
@@ -290,19 +297,12 @@ class EmbeddedLLM(BaseLLM):
             step = json.loads(comp.text, strict=False)
         except json.JSONDecodeError as e:
             raise ModelBehaviorError(f"the embedded model broke its tool-step grammar: {e}") from None
-        self._calls.append(step)
         if "final_answer" in step:
             return str(step["final_answer"])
         name, args = step["tool"], step.get("arguments") or {}
         if available_functions and name in available_functions:  # caller wants us to run it
             return str(available_functions[name](**args))
-        return [
-            {
-                "id": f"call_{uuid.uuid4().hex[:12]}",
-                "type": "function",
-                "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)},
-            }
-        ]
+        return [tool_call(name, args)]
 
     async def acall(
         self,
@@ -335,8 +335,3 @@ class EmbeddedLLM(BaseLLM):
             return len(self._llama().tokenize(text.encode("utf-8"), add_bos=False))
         except Exception:
             return (len(text) + 3) // 4
-
-    @property
-    def steps(self) -> list[dict]:
-        """The constrained tool steps this instance produced, in order (for tests and benches)."""
-        return list(self._calls)
