@@ -99,6 +99,31 @@ class Settings(BaseSettings):
         description="embedded model: an agent offered tools must call one before it may answer",
     )
 
+    # --- knowledge (ingestion and retrieval) ---
+    embedder: str = Field(
+        "embedded",
+        validation_alias=AliasChoices("MMCREW_EMBEDDER"),
+        description="`embedded` (all-MiniLM-L6-v2 on CPU, offline) or `ollama/<embedding model>`",
+    )
+    chunk_size: int = Field(
+        1000, ge=200, le=8000, validation_alias=AliasChoices("MMCREW_CHUNK_SIZE"), description="characters per chunk"
+    )
+    chunk_overlap: int = Field(
+        150,
+        ge=0,
+        le=2000,
+        validation_alias=AliasChoices("MMCREW_CHUNK_OVERLAP"),
+        description="characters shared by neighbouring chunks",
+    )
+    top_k: int = Field(
+        5, ge=1, le=50, validation_alias=AliasChoices("MMCREW_TOP_K"), description="passages retrieved per question"
+    )
+    max_file_mb: float = Field(
+        100.0,
+        validation_alias=AliasChoices("MMCREW_MAX_FILE_MB"),
+        description="files larger than this are skipped at ingestion",
+    )
+
     # --- where things live ---
     home: Path = Field(
         Path(".mmcrew"),
@@ -157,6 +182,10 @@ class Settings(BaseSettings):
     @property
     def cache_path(self) -> Path:
         return self.home_path / "cache"
+
+    @property
+    def index_path(self) -> Path:
+        return self.home_path / "knowledge"
 
     @property
     def config_path(self) -> Path:

@@ -1,0 +1,214 @@
+"""Incremental ingestion: ``ingest([paths])`` brings the store in line with the files.
+
+>>> report = ingest([Path("knowledge")])               # doctest: +SKIP
+>>> report.added, report.unchanged, report.failed
+(['plan.pdf'], [], [('scan.pdf', 'no text layer on any page (a scanned PDF?) ...')])
+
+* A file is identified by its resolved path; its content by SHA-256. Unchanged files
+  are skipped without being opened by a parser; changed files are replaced; files
+  that were ingested from a folder and have since disappeared are removed.
+* A file whose content another document already has (a copy under another name)
+  reuses that document's vectors instead of embedding again.
+* Each file is committed on its own (see ``store``): an interruption leaves every
+  document either fully in or not at all, and the next run finishes the job.
+* A file that cannot be read is reported with its reason and skipped; if an older
+  version of it is in the store, that version is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+from ..settings import Settings, get_settings
+from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_document
+from .store import ChunkRecord, DocRecord, KnowledgeStore
+from .text import chunk_page
+
+__all__ = ["IngestReport", "ingest", "open_store", "scan"]
+
+Progress = Callable[[str, dict], None]
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    seconds: float = 0.0
+    store: str = ""
+    interrupted: bool = False
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def open_store(settings: Settings | None = None, embedder_name: str | None = None) -> KnowledgeStore:
+    from .store import store_dir
+
+    s = settings or get_settings()
+    if embedder_name is None:
+        embedder_name = embedder_name_for(s)
+    return KnowledgeStore(store_dir(s.index_path, embedder_name), embedder_name)
+
+
+def embedder_name_for(s: Settings) -> str:
+    """The embedder's name without loading it (the store is keyed by it)."""
+    low = s.embedder.strip().lower()
+    if low in ("embedded", "minilm", "all-minilm-l6-v2"):
+        from .embedder import MiniLMEmbedder
+
+        return MiniLMEmbedder.name
+    if low.startswith("ollama/"):
+        return f"ollama:{s.embedder.strip().split('/', 1)[1]}"
+    from ..errors import ConfigError
+
+    raise ConfigError(f"MMCREW_EMBEDDER={s.embedder!r} is not `embedded` or `ollama/<model>`")
+
+
+def scan(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[Path], list[str]]:
+    """(files with their display name, folders scanned, ignored names). The display name is the path
+    relative to the folder given, or the bare name for a file given directly."""
+    files: list[tuple[Path, str]] = []
+    folders: list[Path] = []
+    ignored: list[str] = []
+    for p in paths:
+        p = Path(p).expanduser()
+        if not p.exists():
+            raise InputError(f"no such file or folder: {p}")
+        if p.is_dir():
+            folders.append(p.resolve())
+            for f in sorted(p.rglob("*")):
+                if any(part.startswith(".") for part in f.relative_to(p).parts) or not f.is_file():
+                    continue
+                if f.suffix.lower() in SUPPORTED_SUFFIXES:
+                    files.append((f, f.relative_to(p).as_posix()))
+                else:
+                    ignored.append(f.relative_to(p).as_posix())
+        else:
+            files.append((p, p.name))
+    return files, folders, ignored
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def ingest(
+    paths: Iterable[Path] | None = None,
+    *,
+    settings: Settings | None = None,
+    embedder=None,
+    progress: Progress | None = None,
+    store: KnowledgeStore | None = None,
+) -> IngestReport:
+    """Ingest files and folders (default: the knowledge folder). ``progress(event, info)`` is told
+    about each file (``file``), each embedded batch (``chunks``) and the end (``done``)."""
+    s = settings or get_settings()
+    paths = [Path(p) for p in paths] if paths else [s.knowledge_path]
+    started = time.perf_counter()
+    files, folders, ignored = scan(paths)
+    own_store = store is None
+    store = store or open_store(s)
+    report = IngestReport(store=str(store.root), ignored=ignored)
+    tell = progress or (lambda event, info: None)
+    store.lock()
+    try:
+        store.collect_garbage()
+        tell("start", {"files": len(files)})
+        seen: set[str] = set()
+        for path, name in files:
+            key = str(path.resolve())
+            seen.add(key)
+            tell("file", {"name": name})
+            try:
+                _ingest_one(store, path, key, name, s, embedder, report, tell)
+            except DocumentError as e:
+                report.failed.append((name, str(e)))
+                tell("failed", {"name": name, "reason": str(e)})
+        for folder in folders:  # files that were ingested from these folders and are gone now
+            prefix = str(folder) + "/"
+            for doc in store.docs():
+                if doc.path.startswith(prefix) and doc.path not in seen and not Path(doc.path).exists():
+                    store.remove_doc(doc.doc_id)
+                    report.removed.append(doc.file)
+        store.collect_garbage()
+        tell("index", {})
+        store.rebuild_bm25()
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        store.unlock()
+        report.seconds = time.perf_counter() - started
+        if own_store:
+            store.close()
+    tell("done", report.as_dict())
+    return report
+
+
+def _ingest_one(store, path, key, name, s, embedder, report, tell) -> None:
+    max_bytes = int(s.max_file_mb * 1e6)
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise DocumentError(f"cannot read the file ({e.strerror})") from None
+    if size > max_bytes:
+        raise DocumentError(f"too large ({size / 1e6:.1f} MB > {s.max_file_mb:g} MB); raise MMCREW_MAX_FILE_MB")
+    try:
+        sha = _sha256(path)
+    except OSError as e:
+        raise DocumentError(f"cannot read the file ({e.strerror})") from None
+    old = store.doc_by_path(key)
+    if old and old.sha256 == sha and old.file == name:
+        report.unchanged.append(name)
+        return
+    doc = load_document(path, max_bytes=max_bytes)
+    doc_id = hashlib.sha256(f"{key}\0{sha}".encode()).hexdigest()[:20]
+    chunks: list[ChunkRecord] = []
+    for page in doc.pages:
+        for span in chunk_page(page.text, s.chunk_size, s.chunk_overlap):
+            chunks.append(
+                ChunkRecord(
+                    f"{doc_id}:{len(chunks)}", doc_id, len(chunks), page.number, span.start, span.end, span.text
+                )
+            )
+    if not chunks:
+        raise DocumentError("no text to index")
+    store.begin_doc(doc_id)
+    twin = store.doc_by_sha(sha)
+    reused = False
+    if twin is not None and twin.n_chunks == len(chunks):
+        ids, vecs = store.vectors_of(twin.doc_id)
+        order = {cid: i for i, cid in enumerate(ids)}
+        if len(order) == len(chunks):
+            vecs = vecs[[order[f"{twin.doc_id}:{c.seq}"] for c in chunks]]
+            store.add_vectors(chunks, name, vecs)
+            report.chunks_reused += len(chunks)
+            reused = True
+    if not reused:
+        if embedder is None:
+            from .embedder import get_embedder
+
+            embedder = get_embedder(s)
+        batch = 64
+        for i in range(0, len(chunks), batch):
+            part = chunks[i : i + batch]
+            store.add_vectors(part, name, embedder.embed([c.text for c in part]))
+            report.chunks_embedded += len(part)
+            tell("chunks", {"name": name, "done": min(i + batch, len(chunks)), "total": len(chunks), "n": len(part)})
+    rec = DocRecord(doc_id, key, name, sha, path.stat().st_size, doc.kind, len(doc.pages), len(chunks), time.time())
+    store.commit_doc(rec, [(p.number, p.text) for p in doc.pages], chunks)
+    (report.replaced if old else report.added).append(name)

@@ -1,0 +1,152 @@
+"""Hybrid retrieval: BM25 and vector search fused by reciprocal rank.
+
+>>> hits = search("what does the plan pay for an ambulance?", k=5)      # doctest: +SKIP
+>>> hits[0].file, hits[0].page, round(hits[0].score, 4)
+('Northwind_Standard_Benefits_Details.pdf', 31, 0.0325)
+
+Each list contributes ``1 / (60 + rank)`` (Cormack et al., 2009) for its top
+``depth`` chunks; only chunks the catalog holds are returned, so vectors of a
+half-ingested file are never seen. ``file=`` restricts both searches to one
+document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..errors import InputError
+from ..settings import Settings, get_settings
+from .store import KnowledgeStore
+from .text import tokenize
+
+__all__ = ["Hit", "Retriever", "search", "EmptyKnowledgeError"]
+
+RRF_K = 60
+
+
+class EmptyKnowledgeError(InputError):
+    """Nothing has been ingested into the store yet."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    file: str
+    page: int
+    score: float
+    text: str
+    chunk_id: str
+    start: int
+    end: int
+    vector_rank: int | None = None
+    keyword_rank: int | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Retriever:
+    def __init__(self, store: KnowledgeStore, embedder=None, depth: int = 30, settings: Settings | None = None):
+        self.store = store
+        self._embedder = embedder
+        self._settings = settings
+        self.depth = depth
+
+    @property
+    def embedder(self):
+        """Loaded on first use, so an empty store is reported before the model loads."""
+        if self._embedder is None:
+            from .embedder import get_embedder
+
+            self._embedder = get_embedder(self._settings)
+        return self._embedder
+
+    def keyword(self, query: str, n: int, file: str | None = None) -> list[str]:
+        ret, ids, files = self.store.bm25()
+        if ret is None or len(ids) == 0:
+            return []
+        toks = [t for t in tokenize(query) if t in ret.vocab_dict]
+        if not toks:
+            return []
+        mask = (files == file).astype(np.float32) if file else None
+        scores = ret.get_scores(toks, weight_mask=mask)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top])]
+        return [str(ids[i]) for i in top if scores[i] > 0]
+
+    def vector(self, query: str, n: int, file: str | None = None) -> list[str]:
+        count = self.store.collection.count()
+        if count == 0:
+            return []
+        q = self.embedder.embed([query])
+        res = self.store.collection.query(
+            query_embeddings=q, n_results=min(n, count), where={"file": file} if file else None, include=[]
+        )
+        return list(res["ids"][0])
+
+    def search(self, query: str, k: int = 5, file: str | None = None) -> list[Hit]:
+        if not query.strip():
+            raise InputError("the search query is empty")
+        if self.store.n_chunks() == 0:
+            raise EmptyKnowledgeError(
+                "the knowledge base is empty: put documents in the knowledge folder and run `mmcrew ingest`"
+            )
+        if file and not any(d.file == file for d in self.store.docs()):
+            known = ", ".join(sorted({d.file for d in self.store.docs()})[:10])
+            raise InputError(f"no ingested document is named {file!r}; known: {known}")
+        vec = self.vector(query, self.depth, file)
+        kw = self.keyword(query, self.depth, file)
+        fused: dict[str, float] = {}
+        for ranks in (vec, kw):
+            for r, cid in enumerate(ranks):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + r + 1)
+        order = sorted(fused, key=fused.get, reverse=True)
+        records = self.store.chunks(order[: k * 3])  # orphans (not in the catalog) drop out here
+        vrank = {c: i + 1 for i, c in enumerate(vec)}
+        krank = {c: i + 1 for i, c in enumerate(kw)}
+        hits: list[Hit] = []
+        files: dict[str, str] = {}
+        for cid in order:
+            rec = records.get(cid)
+            if rec is None:
+                continue
+            if rec.doc_id not in files:
+                d = self.store.doc(rec.doc_id)
+                files[rec.doc_id] = d.file if d else ""
+            hits.append(
+                Hit(
+                    files[rec.doc_id],
+                    rec.page,
+                    fused[cid],
+                    rec.text,
+                    cid,
+                    rec.start,
+                    rec.end,
+                    vrank.get(cid),
+                    krank.get(cid),
+                )
+            )
+            if len(hits) == k:
+                break
+        return hits
+
+
+_retrievers: dict[tuple, Retriever] = {}
+
+
+def get_retriever(settings: Settings | None = None) -> Retriever:
+    """One retriever per store and process (the embedder and the BM25 index load once)."""
+    from .ingest import open_store
+
+    s = settings or get_settings()
+    key = (str(s.index_path), s.embedder)
+    if key not in _retrievers:
+        _retrievers[key] = Retriever(open_store(s), settings=s)
+    return _retrievers[key]
+
+
+def search(query: str, k: int | None = None, file: str | None = None, settings: Settings | None = None) -> list[Hit]:
+    s = settings or get_settings()
+    return get_retriever(s).search(query, k or s.top_k, file)

@@ -1,0 +1,90 @@
+"""Text helpers shared by ingestion, retrieval and citation checks.
+
+* ``chunk_page``: cut one page into overlapping chunks at paragraph, sentence or
+  word boundaries, keeping each chunk's character offsets in the page.
+* ``tokenize``: keyword tokens for BM25. Latin words are lower-cased; CJK runs
+  become single characters plus bigrams, so Chinese text and questions match
+  without a segmenter.
+* ``normalize``: NFKC plus collapsed whitespace, used to check that a quote occurs
+  in its page.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = ["Span", "chunk_page", "tokenize", "normalize", "quote_in"]
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    text: str
+
+
+_BREAKS = ("\n\n", "\n", ". ", "。", "！", "？", "; ", ", ", " ")
+
+
+def chunk_page(text: str, size: int, overlap: int) -> list[Span]:
+    """Chunks of at most ``size`` characters covering ``text``; whitespace-only chunks are dropped."""
+    spans: list[Span] = []
+    n = len(text)
+    start = 0
+    while start < n:
+        end = min(start + size, n)
+        if end < n:  # end at the last good boundary in the second half of the window
+            window = text[start:end]
+            for sep in _BREAKS:
+                cut = window.rfind(sep, size // 2)
+                if cut != -1:
+                    end = start + cut + len(sep)
+                    break
+        piece = text[start:end]
+        if piece.strip():
+            spans.append(Span(start, end, piece))
+        if end >= n:
+            break
+        nxt = max(end - overlap, start + 1)
+        # start the overlap at a word boundary
+        ws = text.find(" ", nxt, end)
+        start = ws + 1 if ws != -1 and overlap else nxt
+        if start >= end:
+            start = end
+    return spans
+
+
+_WORD = re.compile(r"[0-9a-z]+(?:[.'][0-9a-z]+)*|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_STOP = frozenset(
+    "a an and are as at be by for from has have how i if in is it its of on or that the this to was what when "
+    "where which who will with do does my can you your we our not no".split()
+)
+
+
+def tokenize(text: str) -> list[str]:
+    out: list[str] = []
+    for m in _WORD.finditer(unicodedata.normalize("NFKC", text).lower()):
+        tok = m.group()
+        if _CJK.match(tok):
+            out.extend(tok)
+            out.extend(tok[i : i + 2] for i in range(len(tok) - 1))
+        elif tok not in _STOP:
+            out.append(tok)
+    return out
+
+
+_SPACE = re.compile(r"\s+")
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
+
+
+def normalize(text: str) -> str:
+    """NFKC (ligatures, full-width forms), typographic quotes and dashes as ASCII, whitespace collapsed."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).translate(_QUOTES)).strip()
+
+
+def quote_in(quote: str, page_text: str) -> bool:
+    q = normalize(quote).strip(" .\"'")
+    return bool(q) and q in normalize(page_text)
