@@ -136,6 +136,146 @@ def see(
     out.print(f"[dim]backend: {result.backend}, mode: {result.mode}[/]")
 
 
+def _ingest_progress():
+    """A rich progress display for ingestion: one bar for files, one for the chunks of the current file."""
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(), console=err, transient=False,
+    )  # fmt: skip
+    tasks: dict[str, Any] = {}
+
+    def tell(event: str, info: dict) -> None:
+        if event == "start":
+            tasks["files"] = progress.add_task("files", total=info["files"])
+            tasks["chunks"] = progress.add_task("chunks", total=None, visible=False)
+        elif event == "file":
+            if tasks.get("started"):
+                progress.advance(tasks["files"])
+            tasks["started"] = True
+            progress.update(tasks["files"], description=f"files: {info['name'][:40]}")
+            progress.update(tasks["chunks"], visible=False)
+        elif event == "chunks":
+            progress.update(tasks["chunks"], total=info["total"], completed=info["done"], visible=True,
+                            description="  chunks embedded")  # fmt: skip
+        elif event == "failed":
+            progress.console.print(f"[yellow]skipped[/] {info['name']}: {info['reason']}", highlight=False)
+        elif event == "index":
+            progress.update(tasks["files"], completed=progress.tasks[0].total, description="files")
+            progress.update(tasks["chunks"], visible=False)
+
+    return progress, tell
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(None, help="files or folders (default: the knowledge folder)"),
+    as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+) -> None:
+    """Ingest documents (PDF, TXT, MD, CSV, XLSX, JSON, DOCX) into the local index; unchanged files are skipped."""
+    try:
+        from .knowledge.ingest import ingest as run_ingest
+
+        progress, tell = _ingest_progress()
+        with progress:
+            report = run_ingest(paths or None, progress=tell)
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    if as_json:
+        out.print_json(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        parts = [f"{len(getattr(report, k))} {k}" for k in ("added", "replaced", "unchanged", "removed", "failed")]
+        out.print(
+            f"{', '.join(parts)}; {report.chunks_embedded} chunks embedded, {report.chunks_reused} reused, "
+            f"in {report.seconds:.1f} s",
+            highlight=False,
+        )
+        for name, reason in report.failed:
+            out.print(f"  [yellow]skipped[/] {name}: {reason}", highlight=False, soft_wrap=True)
+    if report.interrupted:
+        err.print("interrupted: every document listed above is complete in the index; run `mmcrew ingest` again "
+                  "to finish", highlight=False)  # fmt: skip
+        raise typer.Exit(130)
+    if report.failed:
+        raise typer.Exit(1 if not (report.added or report.replaced or report.unchanged) else 0)
+
+
+@app.command()
+def kb() -> None:
+    """List the ingested documents."""
+    try:
+        from .knowledge.ingest import open_store
+
+        store = open_store()
+        docs = store.docs()
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    table = Table(title=f"knowledge index ({store.root})")
+    for col in ("file", "kind", "pages", "chunks", "sha256", "ingested"):
+        table.add_column(col)
+    for d in docs:
+        table.add_row(d.file, d.kind, str(d.n_pages), str(d.n_chunks), d.sha256[:12], _when(d.ingested_at))
+    out.print(table)
+    if not docs:
+        out.print("empty: put documents in the knowledge folder and run `mmcrew ingest`")
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(..., help="what to look for"),
+    k: int = typer.Option(5, "-k", help="passages to show"),
+    file: str = typer.Option("", "--file", help="only this ingested file"),
+    as_json: bool = typer.Option(False, "--json", help="print the hits as JSON"),
+) -> None:
+    """Hybrid (BM25 + vector) search over the ingested documents; no model involved."""
+    try:
+        from .knowledge.retrieval import search as run_search
+
+        hits = run_search(query, k, file or None)
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    if as_json:
+        out.print_json(json.dumps([h.as_dict() for h in hits], ensure_ascii=False))
+        return
+    for n, h in enumerate(hits, start=1):
+        out.print(f"[bold]{n}. {h.file} p.{h.page}[/]  score {h.score:.4f}", highlight=False)
+        out.print("   " + " ".join(h.text.split())[:300], highlight=False, soft_wrap=True)
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="the question"),
+    file: str = typer.Option("", "--file", help="only search this ingested file"),
+    as_json: bool = typer.Option(False, "--json", help="print the structured result"),
+) -> None:
+    """Answer from the ingested documents with checked citations, or say the documents do not say."""
+    try:
+        from .flows import run_flow
+
+        with err.status("ask: starting …") as status:
+            result = run_flow("ask", {"question": question, "file": file},
+                              progress=lambda msg: status.update(f"ask: {msg} …"))  # fmt: skip
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    if as_json:
+        out.print_json(result.model_dump_json())
+        return
+    _show_answer(result)
+
+
+def _show_answer(result: Any) -> None:
+    out.print(f"[bold]Answer:[/] {result.answer}", highlight=False, soft_wrap=True)
+    if result.abstained:
+        out.print(f"[dim]abstained: {result.reason}[/]", highlight=False, soft_wrap=True)
+        return
+    for n, c in enumerate(result.citations, start=1):
+        out.print(f'  [{n}] {c.file}, page {c.page}: [italic]"{c.quote}"[/]', highlight=False, soft_wrap=True)
+    out.print("[dim]every quote was found on its cited page[/]")
+
+
 @app.command()
 def flows() -> None:
     """List the flows and crews with their inputs."""
@@ -265,6 +405,54 @@ def eval_vision(
     table.add_section()
     for key in ("accuracy", "in_choices", "failed", "p50_s", "p95_s"):
         table.add_row(key, *[str(summary["overall"][m][key]) for m in modes])
+    out.print(table)
+    out.print(f"saved {saved}", highlight=False, soft_wrap=True)
+
+
+@eval_app.command("rag")
+def eval_rag(
+    dataset: list[Path] = typer.Option(
+        ..., "--dataset", help="JSONL of questions (repeatable); no citations = unanswerable"
+    ),
+    docs: Path = typer.Option(None, "--docs", help="ingest this folder first (incremental)"),
+    limit: int = typer.Option(0, help="first N questions of each dataset (0: all)"),
+    retrieval_only: bool = typer.Option(False, "--retrieval-only", help="measure retrieval only (no model)"),
+) -> None:
+    """Gold page in the top 5, gold page cited, quotes verified, abstention, latency."""
+    try:
+        from datetime import datetime
+
+        from .evals.rag import load_questions, run_eval
+        from .settings import get_settings
+
+        if docs:
+            from .knowledge.ingest import ingest as run_ingest
+
+            progress, tell = _ingest_progress()
+            with progress:
+                run_ingest([docs], progress=tell)
+        items = [q for d in dataset for q in load_questions(d)[: limit or None]]
+        with err.status("eval rag …") as status:
+            report = run_eval(items, retrieval_only=retrieval_only,
+                              progress=lambda m: status.update(f"eval rag: {m} …"))  # fmt: skip
+        folder = get_settings().outputs_path / "eval"
+        folder.mkdir(parents=True, exist_ok=True)
+        saved = folder / f"rag-{datetime.now():%Y%m%d-%H%M%S}.json"
+        saved.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    s = report["summary"]
+    table = Table(title=f"rag eval: {s['questions']['answerable']} answerable, {s['questions']['unanswerable']} "
+                        f"unanswerable ({get_settings().model}, {get_settings().embedder} embedder)")  # fmt: skip
+    table.add_column("measure")
+    table.add_column("value")
+    for key, val in s.items():
+        if isinstance(val, dict) and "share" in val:
+            shown = "-" if val["share"] is None else f"{100 * val['share']:.1f}% ({val['count']}/{val['n']})"
+        else:
+            shown = json.dumps(val)
+        table.add_row(key, shown)
     out.print(table)
     out.print(f"saved {saved}", highlight=False, soft_wrap=True)
 

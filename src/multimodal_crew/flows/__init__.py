@@ -54,6 +54,12 @@ def _see_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
     return SeeFlow(model=model, progress=progress).kickoff(inputs=inputs)
 
 
+def _ask_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
+    from .ask import AskFlow
+
+    return AskFlow(model=model, progress=progress).kickoff(inputs=inputs)
+
+
 @functools.lru_cache(maxsize=4)
 def _extra_entries(path: str) -> dict[str, FlowEntry]:
     """Flows from the Python file ``path`` (MMCREW_EXTRA_FLOWS): it defines ``FLOWS = [FlowEntry, ...]``.
@@ -71,12 +77,14 @@ def _extra_entries(path: str) -> dict[str, FlowEntry]:
 @functools.cache
 def _builtin_entries() -> dict[str, FlowEntry]:
     from ..crews.report.crew import ReportCrewInputs
+    from .ask import AskFlow, AskInputs
     from .ping import PingFlow, PingInputs
     from .report import ReportFlow, ReportInputs
     from .see import SeeFlow, SeeInputs
 
     return {
         "ping": FlowEntry("ping", "flow", PingFlow.description, PingInputs, _ping_flow, PingFlow),
+        "ask": FlowEntry("ask", "flow", AskFlow.description, AskInputs, _ask_flow, AskFlow),
         "see": FlowEntry("see", "flow", SeeFlow.description, SeeInputs, _see_flow, SeeFlow),
         "report": FlowEntry("report", "flow", ReportFlow.description, ReportInputs, _report_flow, ReportFlow),
         "report_crew": FlowEntry(

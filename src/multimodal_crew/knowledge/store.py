@@ -93,7 +93,9 @@ class KnowledgeStore:
         self.root = Path(root)
         self.embedder_name = embedder_name
         self.root.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.root / "catalog.sqlite", timeout=30, isolation_level=None)
+        self._db = sqlite3.connect(
+            self.root / "catalog.sqlite", timeout=30, isolation_level=None, check_same_thread=False
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         try:

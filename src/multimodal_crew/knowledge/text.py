@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["Span", "chunk_page", "tokenize", "normalize", "quote_in"]
+__all__ = ["Span", "chunk_page", "tokenize", "normalize", "quote_in", "closest_sentence"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,30 @@ def normalize(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).translate(_QUOTES)).strip()
 
 
+def _quote_form(text: str) -> str:
+    return normalize(text).casefold()
+
+
 def quote_in(quote: str, page_text: str) -> bool:
-    q = normalize(quote).strip(" .\"'")
-    return bool(q) and q in normalize(page_text)
+    """Whether ``quote`` occurs in ``page_text``, ignoring whitespace, case, typographic quote
+    marks and surrounding punctuation or ellipses."""
+    q = _quote_form(quote).strip(" .\"'…")
+    return bool(q) and q in _quote_form(page_text)
+
+
+_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n")
+
+
+def closest_sentence(quote: str, page_text: str) -> str:
+    """The sentence of ``page_text`` that shares the most words with ``quote`` (for feedback)."""
+    want = set(tokenize(quote))
+    best, best_score = "", 0.0
+    for sent in _SENTENCE.split(page_text):
+        sent = normalize(sent)
+        if len(sent) < 12:
+            continue
+        have = set(tokenize(sent))
+        score = len(want & have) / (len(want | have) or 1)
+        if score > best_score:
+            best, best_score = sent, score
+    return best[:300]

@@ -1,0 +1,127 @@
+"""``mmcrew eval rag``: retrieval, citations and abstention of the ``ask`` flow.
+
+Each dataset line is ``{"question": ..., "citations": [{"file": ..., "page_1based": N}]}``;
+a line without citations is a question the documents cannot answer.
+
+Reported:
+
+* ``gold_in_top5``: a gold (file, page) among the top-5 retrieved passages (answerable only);
+* ``gold_cited``: a gold page among the answer's citations (answerable only);
+* ``quotes_verified``: share of all citations whose quote occurs on the cited page (must be 100%);
+* ``abstain_unanswerable`` and ``false_abstain``: abstentions on each kind of question;
+* latency p50/p95 of retrieval alone and of the whole ask.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import MMCrewError, UserError
+
+__all__ = ["load_questions", "run_eval", "summarise"]
+
+
+def load_questions(path: Path) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"dataset {path} does not exist")
+    items = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            it = json.loads(line)
+            q = str(it["question"]).strip()
+            gold = [(c["file"], int(c["page_1based"])) for c in it.get("citations") or []]
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise UserError(f"{path} line {n}: {e}") from None
+        items.append({"question": q, "gold": gold, "answerable": bool(gold), "source": path.name})
+    return items
+
+
+def _p(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else 0.0
+
+
+def run_eval(
+    items: list[dict],
+    *,
+    retrieval_only: bool = False,
+    model: Any = None,
+    progress: Callable[[str], None] = lambda s: None,
+) -> dict[str, Any]:
+    from ..flows.ask import AskFlow
+    from ..knowledge.retrieval import get_retriever
+    from ..knowledge.text import quote_in
+
+    retriever = get_retriever()
+    store = retriever.store
+    rows = []
+    for k, it in enumerate(items, start=1):
+        progress(f"{k}/{len(items)}")
+        gold = {tuple(g) for g in it["gold"]}
+        t0 = time.perf_counter()
+        hits = retriever.search(it["question"], 5)
+        t_ret = time.perf_counter() - t0
+        row = {
+            "question": it["question"],
+            "answerable": it["answerable"],
+            "gold": sorted(gold),
+            "top5": [(h.file, h.page) for h in hits],
+            "gold_in_top5": bool(gold & {(h.file, h.page) for h in hits}) if gold else None,
+            "retrieval_s": t_ret,
+        }
+        if not retrieval_only:
+            t0 = time.perf_counter()
+            try:
+                r = AskFlow(model=model, retriever=retriever).kickoff(inputs={"question": it["question"]})
+                row.update(
+                    abstained=r.abstained,
+                    answer=r.answer,
+                    reason=r.reason,
+                    attempts=r.attempts,
+                    citations=[c.model_dump() for c in r.citations],
+                    error="",
+                )
+            except MMCrewError as e:
+                row.update(abstained=None, answer="", reason="", attempts=0, citations=[], error=str(e))
+            row["ask_s"] = time.perf_counter() - t0
+            cites = row["citations"]
+            row["verified"] = [quote_in(c["quote"], store.page_text(c["file"], c["page"]) or "") for c in cites]
+            row["gold_cited"] = bool(gold & {(c["file"], c["page"]) for c in cites}) if gold else None
+        rows.append(row)
+    return {"rows": rows, "summary": summarise(rows, retrieval_only)}
+
+
+def _share(xs: list[bool]) -> dict:
+    return {"share": round(sum(xs) / len(xs), 4) if xs else None, "n": len(xs), "count": sum(xs)}
+
+
+def summarise(rows: list[dict], retrieval_only: bool = False) -> dict[str, Any]:
+    ans = [r for r in rows if r["answerable"]]
+    una = [r for r in rows if not r["answerable"]]
+    ret = [r["retrieval_s"] * 1000 for r in rows]
+    out: dict[str, Any] = {
+        "questions": {"answerable": len(ans), "unanswerable": len(una)},
+        "gold_in_top5": _share([r["gold_in_top5"] for r in ans]),
+        "retrieval_ms": {"p50": round(statistics.median(ret), 1) if ret else 0, "p95": round(_p(ret, 0.95), 1)},
+    }
+    if retrieval_only:
+        return out
+    cites = [v for r in rows for v in r["verified"]]
+    asks = [r["ask_s"] for r in rows]
+    out.update(
+        gold_cited=_share([r["gold_cited"] for r in ans]),
+        quotes_verified=_share(cites),
+        abstain_unanswerable=_share([r["abstained"] is True for r in una]),
+        false_abstain=_share([r["abstained"] is True for r in ans]),
+        failed=sum(1 for r in rows if r["error"]),
+        ask_s={"p50": round(statistics.median(asks), 1) if asks else 0, "p95": round(_p(asks, 0.95), 1)},
+    )
+    return out
