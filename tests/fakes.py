@@ -147,3 +147,38 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class HashEmbedder:
+    """A named fake embedder: bag of hashed word tokens, normalised (similar texts get similar vectors).
+
+    ``interrupt_after`` raises KeyboardInterrupt once that many texts have been embedded
+    (a Ctrl-C in the middle of a file); ``delay`` sleeps per call; ``calls`` records batch sizes.
+    """
+
+    name = "fake:hash-embedder"
+
+    def __init__(self, dim: int = 64, interrupt_after: int | None = None, delay: float = 0.0):
+        self.dim = dim
+        self.interrupt_after = interrupt_after
+        self.delay = delay
+        self.calls: list[int] = []
+
+    def embed(self, texts: list[str]):
+        import hashlib
+        import time
+
+        import numpy as np
+
+        from multimodal_crew.knowledge.text import tokenize
+
+        if self.interrupt_after is not None and sum(self.calls) + len(texts) > self.interrupt_after:
+            raise KeyboardInterrupt
+        if self.delay:
+            time.sleep(self.delay)
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for tok in tokenize(t) or ["_"]:
+                out[i, int(hashlib.md5(tok.encode()).hexdigest(), 16) % self.dim] += 1.0
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)

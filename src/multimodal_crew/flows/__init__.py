@@ -60,6 +60,12 @@ def _ask_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
     return AskFlow(model=model, progress=progress).kickoff(inputs=inputs)
 
 
+def _workorder_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
+    from .workorder import WorkOrderFlow
+
+    return WorkOrderFlow(model=model, progress=progress).kickoff(inputs=inputs)
+
+
 @functools.lru_cache(maxsize=4)
 def _extra_entries(path: str) -> dict[str, FlowEntry]:
     """Flows from the Python file ``path`` (MMCREW_EXTRA_FLOWS): it defines ``FLOWS = [FlowEntry, ...]``.
@@ -81,12 +87,16 @@ def _builtin_entries() -> dict[str, FlowEntry]:
     from .ping import PingFlow, PingInputs
     from .report import ReportFlow, ReportInputs
     from .see import SeeFlow, SeeInputs
+    from .workorder import WorkOrderFlow, WorkOrderInputs
 
     return {
         "ping": FlowEntry("ping", "flow", PingFlow.description, PingInputs, _ping_flow, PingFlow),
         "ask": FlowEntry("ask", "flow", AskFlow.description, AskInputs, _ask_flow, AskFlow),
         "see": FlowEntry("see", "flow", SeeFlow.description, SeeInputs, _see_flow, SeeFlow),
         "report": FlowEntry("report", "flow", ReportFlow.description, ReportInputs, _report_flow, ReportFlow),
+        "workorder": FlowEntry(
+            "workorder", "flow", WorkOrderFlow.description, WorkOrderInputs, _workorder_flow, WorkOrderFlow
+        ),
         "report_crew": FlowEntry(
             "report_crew",
             "crew",

@@ -1,0 +1,54 @@
+"""``knowledge_search``: hybrid search over the ingested documents, for agents.
+
+Every hit the tool returns is recorded (``.found``), so a flow can check afterwards
+that each page an agent cites was actually found.
+"""
+
+from __future__ import annotations
+
+from crewai.tools import BaseTool
+from pydantic import BaseModel, Field, PrivateAttr
+
+from ..errors import MMCrewError
+
+__all__ = ["KnowledgeSearchTool", "KnowledgeSearchArgs"]
+
+
+class KnowledgeSearchArgs(BaseModel):
+    query: str = Field(..., description="what to look for, in a few words")
+    file: str = Field("", description="only this document (its file name), or empty for all")
+
+
+class KnowledgeSearchTool(BaseTool):
+    name: str = "knowledge_search"
+    description: str = (
+        "Search the user's documents. Returns the most relevant passages, each headed by its file and page "
+        "number. Cite what you use as (file, p. N)."
+    )
+    args_schema: type[BaseModel] = KnowledgeSearchArgs
+    k: int = 5
+
+    _found: list = PrivateAttr(default_factory=list)
+    _retriever: object = PrivateAttr(default=None)
+
+    def __init__(self, retriever=None, **kwargs):
+        super().__init__(**kwargs)
+        self._retriever = retriever
+
+    def _run(self, query: str, file: str = "") -> str:
+        from ..knowledge.retrieval import get_retriever
+
+        try:
+            retriever = self._retriever or get_retriever()
+            hits = retriever.search(query, self.k, file or None)
+        except MMCrewError as e:  # tell the agent, so it can correct the call
+            return f"Error: {e}"
+        self._found.extend(hits)
+        if not hits:
+            return "No passage matched."
+        return "\n\n".join(f"[{h.file}, p. {h.page}]\n{' '.join(h.text.split())}" for h in hits)
+
+    @property
+    def found(self) -> list:
+        """Every hit returned to an agent so far, in order."""
+        return list(self._found)
