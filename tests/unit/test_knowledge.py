@@ -83,7 +83,7 @@ def test_chunks_cover_the_page_with_offsets():
     assert all(len(s.text) <= 300 for s in spans)
     assert all(text[s.start : s.end] == s.text for s in spans)
     assert spans[0].start == 0 and spans[-1].end == len(text)
-    assert all(b.start < a.end for a, b in zip(spans, spans[1:]))  # overlapping, no gaps
+    assert all(b.start < a.end for a, b in zip(spans, spans[1:], strict=False))  # overlapping, no gaps
 
 
 def test_cjk_is_tokenised_into_characters_and_bigrams():
