@@ -46,7 +46,31 @@ def run_checks(load_model: bool = True) -> list[tuple[str, bool | None, str]]:
     data = s.knowledge_path / "daily_active_users.csv"
     rows.append(("report data", data.is_file(), str(data) if data.is_file() else f"{data} missing"))
 
-    for rel in ("inputs.yaml", "report/agents.yaml", "report/tasks.yaml"):
+    try:
+        from .knowledge.ingest import open_store
+
+        store = open_store(s)
+        docs = store.docs()
+        rows.append(
+            (
+                "knowledge index",
+                None if docs else False,
+                f"{len(docs)} documents, {store.n_chunks()} chunks, embedder {s.embedder} ({store.root})"
+                if docs
+                else f"empty: run `mmcrew ingest` (documents go in {s.knowledge_path})",
+            )
+        )
+        store.close()
+    except MMCrewError as e:
+        rows.append(("knowledge index", False, str(e)))
+
+    for rel in (
+        "inputs.yaml",
+        "report/agents.yaml",
+        "report/tasks.yaml",
+        "workorder/agents.yaml",
+        "workorder/tasks.yaml",
+    ):
         p = s.config_path / rel
         try:
             yaml.safe_load(p.read_text(encoding="utf-8"))

@@ -125,3 +125,10 @@ def test_the_guard_accepts_only_found_pages_that_exist():
     assert check_email("Fix it (p. 1).", found, exists) == ["p. 1 was not among the pages the research found"]
     assert check_email("Fix it (contract.pdf, p. 9).", found, exists)
     assert check_email("Fix it soon.", found, exists)[0].startswith("the email cites no page")
+
+
+def test_text_after_the_signature_is_cut():
+    from multimodal_crew.flows.workorder import trim_after_signature
+
+    email = "Hi,\nFix it (p. 2).\nDana Lee\n\nProblems: ... ends with the signature Dana Lee. (p. 1)"
+    assert trim_after_signature(email, "Dana Lee") == "Hi,\nFix it (p. 2).\nDana Lee"

@@ -116,9 +116,10 @@ def test_two_runs_of_one_entry_never_overlap(state_home):
     entry = ScheduleEntry(name="long", flow="ping", interval=60, inputs={"seconds": 4})
     first = threading.Thread(target=run_entry, args=(entry,))
     first.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # the fork server's first start is slow on a busy machine
     while time.monotonic() < deadline and not [r for r in history().runs("long") if r.status == "running"]:
         time.sleep(0.1)
+    assert [r for r in history().runs("long") if r.status == "running"], "the first run never started"
     run_entry(entry)  # while the first is still going
     first.join()
     statuses = sorted(r.status for r in history().runs("long"))

@@ -66,6 +66,12 @@ def cited_pages(text: str) -> list[tuple[str, int]]:
     return list(dict.fromkeys(refs))
 
 
+def trim_after_signature(email: str, signature: str) -> str:
+    """Cut anything a model appended after the signature (an echoed prompt, notes to itself)."""
+    i = email.find(signature)
+    return email[: i + len(signature)].rstrip() if i != -1 else email.strip()
+
+
 def check_email(email: str, found: set[tuple[str, int]], page_exists) -> list[str]:
     """Problems with the email's page references (empty: it passes)."""
     refs = cited_pages(email)
@@ -122,7 +128,7 @@ class WorkOrderFlow(MMFlow[WorkOrderState]):
         crew = WorkOrderCrew(llm=self._llm(), tool=self._tool).crew()
         out = crew.kickoff(inputs={"section": s.section, "signature": s.signature, "recipient": s.recipient})
         s.findings = out.tasks_output[0].raw if out.tasks_output else ""
-        s.email = out.raw
+        s.email = trim_after_signature(out.raw, s.signature)
 
     @listen(draft)
     def guard(self) -> WorkOrderResult:
@@ -156,17 +162,18 @@ class WorkOrderFlow(MMFlow[WorkOrderState]):
                 tasks=[
                     Task(
                         description=(
-                            f"Findings:\n{s.findings}\n\nDraft email:\n{s.email}\n\nProblems: {'; '.join(problems)}. "
-                            f"The only pages the research found are: {pages}. Rewrite the email so that it refers "
-                            f"only to those pages, as (p. N), and ends with the signature {s.signature}."
+                            f"Findings:\n{s.findings}\n\nDraft email:\n{s.email}\n\nThe draft was rejected: "
+                            f"{'; '.join(problems)}. Sources the research found: {pages}. Rewrite the draft so that "
+                            "each fact is followed by its source from the findings, as (FILE, p. N), and nothing "
+                            f"else changes. The last line is the signature {s.signature}."
                         ),
-                        expected_output="The corrected email.",
+                        expected_output="Only the corrected email, nothing before or after it.",
                         agent=writer,
                     )
                 ],
                 verbose=False,
             )
-            s.email = crew.kickoff().raw
+            s.email = trim_after_signature(crew.kickoff().raw, s.signature)
             problems = check_email(s.email, found, exists)
         if problems:
             raise ModelBehaviorError(
