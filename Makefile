@@ -42,6 +42,8 @@ bench: model
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/protocol.py
 	$(BIN)/python bench/scheduler.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/retrieval.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts
