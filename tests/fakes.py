@@ -54,6 +54,8 @@ class ScriptedToolLLM(BaseLLM):
     ):
         self._seen.append({"messages": messages, "tools": tools})
         step = self.script[min(len(self._seen) - 1, len(self.script) - 1)]
+        if isinstance(step, BaseException):
+            raise step
         if isinstance(step, dict):
             return [tool_call(step["tool"], step["arguments"], f"call_{len(self._seen)}")]
         return step
@@ -182,3 +184,12 @@ class HashEmbedder:
             for tok in tokenize(t) or ["_"]:
                 out[i, int(hashlib.md5(tok.encode()).hexdigest(), 16) % self.dim] += 1.0
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+class ScriptedRuntime(ScriptedModel):
+    """A runtime fake: ``complete_json`` answers from its own script (``structured()`` calls), and
+    ``.llm`` is a ScriptedToolLLM for the agents of a crew."""
+
+    def __init__(self, llm_script: list, *json_responses: str | dict):
+        super().__init__(*json_responses)
+        self.llm = ScriptedToolLLM(model="scripted", script=llm_script)

@@ -266,6 +266,41 @@ def ask(
     _show_answer(result)
 
 
+@app.command()
+def research(
+    topic: str = typer.Argument(..., help="what the report is about"),
+    audience: str = typer.Option("a general reader", help="who reads it"),
+    length: str = typer.Option("short (about 200 words)", help="how long it should be"),
+    tools: str = typer.Option("", help="extra researcher tools: report_query, vision_ask (comma-separated)"),
+    as_json: bool = typer.Option(False, "--json", help="print the structured result"),
+) -> None:
+    """A cited report from your documents: planner, researcher, writer and critic, with checked citations."""
+    try:
+        from .flows import run_flow
+
+        with err.status("research: starting …") as status:
+            result = run_flow("research", {"topic": topic, "audience": audience, "length": length, "tools": tools},
+                              progress=lambda msg: status.update(f"research: {msg} …"))  # fmt: skip
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    if as_json:
+        out.print_json(result.model_dump_json())
+        return
+    out.print(Markdown(result.report))
+    colour = {"passed": "green", "failed_review": "red", "not_covered": "yellow"}[result.status]
+    out.print(
+        f"\n[{colour}]{result.status}[/]: {result.citations_verified}/{result.citations} citations verified, "
+        f"{result.rounds} revision(s), {result.model_calls} model calls, {result.seconds:.0f} s",
+        highlight=False,
+    )
+    for p in result.problems:
+        out.print(f"  - {p}", highlight=False, soft_wrap=True)
+    out.print(f"saved {result.output_dir}", highlight=False, soft_wrap=True)
+    if result.status == "failed_review":
+        raise typer.Exit(5)
+
+
 def _show_answer(result: Any) -> None:
     out.print(f"[bold]Answer:[/] {result.answer}", highlight=False, soft_wrap=True)
     if result.abstained:

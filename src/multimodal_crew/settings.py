@@ -124,6 +124,14 @@ class Settings(BaseSettings):
         description="files larger than this are skipped at ingestion",
     )
 
+    research_rounds: int = Field(
+        2,
+        ge=0,
+        le=10,
+        validation_alias=AliasChoices("MMCREW_RESEARCH_ROUNDS"),
+        description="research flow: most revisions after the first draft",
+    )
+
     # --- where things live ---
     home: Path = Field(
         Path(".mmcrew"),

@@ -66,6 +66,12 @@ def _workorder_flow(inputs: dict, model: Any = None, progress: Any = None) -> An
     return WorkOrderFlow(model=model, progress=progress).kickoff(inputs=inputs)
 
 
+def _research_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
+    from .research import ResearchFlow
+
+    return ResearchFlow(model=model, progress=progress).kickoff(inputs=inputs)
+
+
 @functools.lru_cache(maxsize=4)
 def _extra_entries(path: str) -> dict[str, FlowEntry]:
     """Flows from the Python file ``path`` (MMCREW_EXTRA_FLOWS): it defines ``FLOWS = [FlowEntry, ...]``.
@@ -86,6 +92,7 @@ def _builtin_entries() -> dict[str, FlowEntry]:
     from .ask import AskFlow, AskInputs
     from .ping import PingFlow, PingInputs
     from .report import ReportFlow, ReportInputs
+    from .research import ResearchFlow, ResearchInputs
     from .see import SeeFlow, SeeInputs
     from .workorder import WorkOrderFlow, WorkOrderInputs
 
@@ -94,6 +101,9 @@ def _builtin_entries() -> dict[str, FlowEntry]:
         "ask": FlowEntry("ask", "flow", AskFlow.description, AskInputs, _ask_flow, AskFlow),
         "see": FlowEntry("see", "flow", SeeFlow.description, SeeInputs, _see_flow, SeeFlow),
         "report": FlowEntry("report", "flow", ReportFlow.description, ReportInputs, _report_flow, ReportFlow),
+        "research": FlowEntry(
+            "research", "flow", ResearchFlow.description, ResearchInputs, _research_flow, ResearchFlow
+        ),
         "workorder": FlowEntry(
             "workorder", "flow", WorkOrderFlow.description, WorkOrderInputs, _workorder_flow, WorkOrderFlow
         ),

@@ -16,7 +16,7 @@ __all__ = ["KnowledgeSearchTool", "KnowledgeSearchArgs"]
 
 class KnowledgeSearchArgs(BaseModel):
     query: str = Field(..., description="what to look for, in a few words")
-    file: str = Field("", description="only this document (its file name), or empty for all")
+    file: str = Field("", description="leave empty to search all documents; or one document's exact file name")
 
 
 class KnowledgeSearchTool(BaseTool):
@@ -38,15 +38,19 @@ class KnowledgeSearchTool(BaseTool):
     def _run(self, query: str, file: str = "") -> str:
         from ..knowledge.retrieval import get_retriever
 
+        note = ""
         try:
             retriever = self._retriever or get_retriever()
+            if file and file not in {d.file for d in retriever.store.docs()}:
+                note = f"(There is no document named {file!r}; searched all documents.)\n\n"
+                file = ""  # small models invent file names; a search of everything is what they need
             hits = retriever.search(query, self.k, file or None)
         except MMCrewError as e:  # tell the agent, so it can correct the call
             return f"Error: {e}"
         self._found.extend(hits)
         if not hits:
             return "No passage matched."
-        return "\n\n".join(f"[{h.file}, p. {h.page}]\n{' '.join(h.text.split())}" for h in hits)
+        return note + "\n\n".join(f"[{h.file}, p. {h.page}]\n{' '.join(h.text.split())}" for h in hits)
 
     @property
     def found(self) -> list:
