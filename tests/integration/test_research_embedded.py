@@ -1,0 +1,39 @@
+"""The research flow end to end on the embedded model over the small committed knowledge folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from multimodal_crew.flows import run_flow
+from multimodal_crew.knowledge.ingest import ingest, open_store
+from multimodal_crew.settings import get_settings
+
+pytestmark = pytest.mark.integration
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "knowledge"
+
+
+def test_research_report_cites_only_pages_the_researcher_found(state_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("MMCREW_RESEARCH_ROUNDS", "1")
+    get_settings(refresh=True)
+    docs = tmp_path / "docs"
+    shutil.copytree(FIX / "good", docs)
+    ingest([docs])
+    r = run_flow("research", {"topic": "elevator and roof maintenance duties of the contractor"})
+    assert r.status in ("passed", "failed_review"), r  # the documents do cover it
+    out = Path(r.output_dir)
+    evidence = json.loads((out / "evidence.json").read_text())
+    assert evidence, "the researcher never called knowledge_search"
+    found = {(h["file"], h["page"]) for h in evidence}
+    store = open_store()
+    assert all(store.page_text(f, p) is not None for f, p in found)
+    if r.status == "passed":
+        assert r.citations > 0 and r.citations_verified == r.citations
+    else:
+        assert r.problems and r.rounds == 1
+    steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    assert steps[0]["agent"] == "flow" and steps[-1]["step"].startswith("done:")
+    assert r.model_calls >= 4
