@@ -123,6 +123,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MMCREW_MAX_FILE_MB"),
         description="files larger than this are skipped at ingestion",
     )
+    abstain_unknown_terms: bool = Field(
+        True,
+        validation_alias=AliasChoices("MMCREW_ABSTAIN_UNKNOWN_TERMS"),
+        description="ask: abstain without a model call when the question names a word no document contains",
+    )
 
     research_rounds: int = Field(
         2,

@@ -132,3 +132,27 @@ def test_text_after_the_signature_is_cut():
 
     email = "Hi,\nFix it (p. 2).\nDana Lee\n\nProblems: ... ends with the signature Dana Lee. (p. 1)"
     assert trim_after_signature(email, "Dana Lee") == "Hi,\nFix it (p. 2).\nDana Lee"
+
+
+def test_a_question_naming_a_word_no_document_contains_abstains_without_a_model_call(retriever):
+    model = ScriptedModel(GOOD)
+    r = ask(retriever, model, "When must the contractor replace the escalator sensors?")
+    assert r.abstained and r.answer == ABSTAIN_ANSWER and not model.requests
+    assert "'escalator'" in r.reason and "MMCREW_ABSTAIN_UNKNOWN_TERMS" in r.reason
+
+
+def test_another_ending_of_a_known_word_is_not_unknown(retriever):
+    # the fixture says "sensors" and "replace"; "sensor" and "replacing" are the same words
+    assert retriever.unknown_terms("Who is replacing the sensor of elevator B?") == []
+    assert retriever.unknown_terms("Is the Platinum door replaced?") == ["platinum"]
+    assert retriever.unknown_terms("电梯 Platinum") == ["platinum"]  # CJK text is never gated
+
+
+def test_the_unknown_word_gate_can_be_switched_off(retriever, monkeypatch):
+    from multimodal_crew.settings import Settings
+
+    monkeypatch.setenv("MMCREW_ABSTAIN_UNKNOWN_TERMS", "false")
+    model = ScriptedModel({"citations": [], "answer": ABSTAIN_ANSWER, "abstained": True})
+    flow = AskFlow(model=model, retriever=retriever, settings=Settings())
+    r = flow.kickoff(inputs={"question": "When must the contractor replace the escalator sensors?"})
+    assert r.abstained and len(model.requests) == 1 and "found no answer" in r.reason

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import InputError
 from ..settings import Settings, get_settings
 from .store import KnowledgeStore
-from .text import tokenize
+from .text import content_terms, stem, tokenize
 
 __all__ = ["Hit", "Retriever", "search", "EmptyKnowledgeError"]
 
@@ -52,6 +52,7 @@ class Retriever:
         self._embedder = embedder
         self._settings = settings
         self.depth = depth
+        self._stems: tuple[int, set[str]] | None = None
 
     @property
     def embedder(self):
@@ -75,6 +76,21 @@ class Retriever:
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top])]
         return [str(ids[i]) for i in top if scores[i] > 0]
+
+    def unknown_terms(self, query: str) -> list[str]:
+        """Words of ``query`` that occur nowhere in the knowledge base, not even with another ending.
+
+        A question that names something the documents never mention ("the Platinum plan",
+        "standing desks") cannot be answered from them, whatever passages come back.
+        """
+        ret, _, _ = self.store.bm25()
+        if ret is None:
+            return []
+        gen = self.store.generation()
+        if self._stems is None or self._stems[0] != gen:
+            self._stems = (gen, {stem(t) for t in ret.vocab_dict})
+        stems = self._stems[1]
+        return [t for t in content_terms(query) if t not in ret.vocab_dict and stem(t) not in stems]
 
     def vector(self, query: str, n: int, file: str | None = None) -> list[str]:
         count = self.store.collection.count()

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["Span", "chunk_page", "tokenize", "normalize", "quote_in", "closest_sentence"]
+__all__ = ["Span", "chunk_page", "tokenize", "stem", "content_terms", "normalize", "quote_in", "closest_sentence"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,36 @@ def tokenize(text: str) -> list[str]:
         elif tok not in _STOP:
             out.append(tok)
     return out
+
+
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "es", "ed", "s", "al", "ly")
+
+
+# Words a question uses without naming anything the documents would have to contain.
+_GENERIC = frozenset(
+    "about after again all also any anything are been before being between both but could did each else even "
+    "ever every few get gets got had happen happens her him his into just know long many may me might more most "
+    "much must need needs often one only other others own please same shall she should since some something "
+    "still such tell than then their them there these they those through too under until upon use used using "
+    "very want was way ways were what's whether while whom whose why would yes "
+    # adjectives and verbs of asking ("the typical cost", "what does it entail")
+    "typical usual common general main key important basic overall specific particular various different "
+    "entail entails involve involves include includes mean means apply applies work works".split()
+)
+
+
+def stem(token: str) -> str:
+    """A crude suffix strip (``desks``/``desk``, ``disputing``/``dispute`` meet); keeps 4+ letters."""
+    for suf in _SUFFIXES:
+        if token.endswith(suf) and len(token) - len(suf) >= 4:
+            token = token[: -len(suf)]
+            break
+    return token[:-1] if token.endswith("e") and len(token) > 4 else token
+
+
+def content_terms(text: str) -> list[str]:
+    """The Latin-script keyword tokens of ``text`` that could name something, once each, in order."""
+    return [t for t in dict.fromkeys(tokenize(text)) if len(t) > 2 and not _CJK.match(t) and t not in _GENERIC]
 
 
 _SPACE = re.compile(r"\s+")
