@@ -277,6 +277,9 @@ def test_ctrl_c_stops_the_scheduler_cleanly_and_records_the_interrupted_run(_ext
         stderr=subprocess.PIPE,
         text=True,
         env=dict(os.environ),
+        # as in a terminal: a suite started in the background by a non-interactive shell
+        # (`make test &`) inherits SIGINT ignored, and Python then keeps ignoring it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert _wait_for(lambda: any(r.status == "running" for r in history().runs("slow")), 30)

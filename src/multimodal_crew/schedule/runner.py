@@ -82,6 +82,10 @@ def run_entry(
                     _kill(proc)
                     history.finish(run_id, "timeout", f"stopped after max_runtime {entry.max_runtime:g} s")
                     return run_id
+                if message == "stopping":  # the scheduler stopped, perhaps before this child was in RUNNING
+                    _kill(proc)
+                    history.finish(run_id, "interrupted", "the scheduler stopped during the run")
+                    return run_id
             except BaseException:  # Ctrl-C or scheduler shutdown: stop the child, keep the record true
                 _kill(proc)
                 history.finish(run_id, "interrupted", "the scheduler stopped during the run")
@@ -116,10 +120,13 @@ def _kill(proc) -> None:
 
 
 def _wait(proc, conn, limit: float):
-    """The child's message, None if it died without one, or "timeout". Reads while waiting,
-    so a large result cannot fill the pipe and block the child."""
+    """The child's message, None if it died without one, "timeout", or "stopping" when the
+    scheduler is stopping. Reads while waiting, so a large result cannot fill the pipe and
+    block the child."""
     deadline = time.monotonic() + limit
     while True:
+        if STOPPING.is_set():
+            return "stopping"
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return "timeout"
