@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -52,7 +53,8 @@ class ScriptedToolLLM(BaseLLM):
         from_agent=None,
         response_model=None,
     ):
-        self._seen.append({"messages": messages, "tools": tools})
+        snapshot = copy.deepcopy(messages)  # CrewAI appends to the same list on later steps
+        self._seen.append({"messages": snapshot, "tools": tools, "response_model": response_model})
         step = self.script[min(len(self._seen) - 1, len(self.script) - 1)]
         if isinstance(step, BaseException):
             raise step

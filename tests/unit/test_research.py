@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from multimodal_crew.flows.research import ResearchFlow, citation_problems, clean_report
+from multimodal_crew.flows.research import ResearchFlow, citation_problems, clean_report, render_draft, source_problems
 from multimodal_crew.knowledge.ingest import ingest
 from multimodal_crew.knowledge.retrieval import EmptyKnowledgeError, Retriever
 from tests.fakes import HashEmbedder, ScriptedRuntime
@@ -17,10 +17,22 @@ from tests.unit.test_knowledge import FIX, make_store
 TOPIC = {"topic": "elevator maintenance duties"}
 PLAN = '{"questions": ["When must the elevator door sensors be replaced?"]}'
 SEARCH = {"tool": "knowledge_search", "arguments": {"query": "elevator door sensors", "file": ""}}
-FINDINGS = "The door sensors of elevator B must be replaced within 30 days (contract.pdf, p. 2)"
-GOOD = "# Elevator duties\n\nThe contractor must replace elevator B's door sensors within 30 days (contract.pdf, p. 2)."
-BAD = "# Elevator duties\n\nThe contractor must repaint the elevators every week (contract.pdf, p. 9)."
+QUOTE = "The contractor must replace the door sensors of elevator B within 30 days of the inspection."
+GOOD_FINDING = {"fact": "Elevator B's door sensors must be replaced within 30 days.", "file": "contract.pdf",
+                "page": 2, "quote": QUOTE}  # fmt: skip
+INVENTED = {"fact": "The elevators are repainted weekly.", "file": "contract.pdf", "page": 2,
+            "quote": "The contractor must repaint the elevators every week."}  # fmt: skip
+FINDINGS = json.dumps({"findings": [GOOD_FINDING, INVENTED]})
+NONE_VERIFY = json.dumps({"findings": [INVENTED]})
+DRAFT = json.dumps({"title": "Elevator duties", "paragraphs": [
+    {"text": "The contractor must replace elevator B's door sensors within 30 days.", "sources": [1]}]})  # fmt: skip
+DRAFT_BAD_NUMBER = json.dumps({"title": "Elevator duties", "paragraphs": [
+    {"text": "The contractor must repaint the elevators every week.", "sources": [2]}]})  # fmt: skip
+GOOD = (
+    "# Elevator duties\n\nThe contractor must replace elevator B's door sensors within 30 days (contract.pdf, p. 2).\n"
+)
 APPROVE = '{"approved": true, "problems": []}'
+REJECT = '{"approved": false, "problems": ["paragraph 1 is not supported by finding 1"]}'
 
 
 @pytest.fixture
@@ -37,46 +49,74 @@ def run(retriever, model, progress=None):
     return ResearchFlow(model=model, retriever=retriever, progress=progress).kickoff(inputs=dict(TOPIC))
 
 
-def test_a_bad_citation_is_sent_back_and_the_revision_passes(retriever):
-    model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, BAD, APPROVE, GOOD], {"covered": True}, APPROVE)
+def test_findings_are_verified_on_their_pages_and_a_bad_source_number_is_sent_back(retriever):
+    model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, DRAFT_BAD_NUMBER, DRAFT, APPROVE])
     steps = []
     r = run(retriever, model, steps.append)
-    assert r.status == "passed" and r.rounds == 1 and (r.citations, r.citations_verified) == (1, 1)
-    revision_prompt = str(model.llm._seen[5]["messages"])
-    assert "(contract.pdf, p. 9) is not a page the research found" in revision_prompt
-    assert "(contract.pdf, p. 2)" in revision_prompt  # the pages that may be cited
-    assert model.llm._seen[1]["tools"][0]["function"]["name"] == "knowledge_search"
+    assert r.status == "passed" and r.rounds == 0 and (r.citations, r.citations_verified) == (1, 1)
+    seen = model.llm.seen
+    assert seen[1]["tools"][0]["function"]["name"] == "knowledge_search"
+    writer_prompt = str(seen[3]["messages"])
+    assert QUOTE in writer_prompt and "repaint" not in writer_prompt  # the invented finding never reached the writer
+    assert "the findings are numbered 1 to 1" in str(seen[4]["messages"])  # the guardrail's feedback
     out = Path(r.output_dir)
     assert (out / "report.md").read_text() == GOOD
-    assert {"draft-0.md", "draft-1.md", "evidence.json", "steps.jsonl", "result.json"} <= {
-        p.name for p in out.iterdir()
-    }
+    assert json.loads((out / "findings.json").read_text()) == [GOOD_FINDING]
+    assert {"draft-0.md", "evidence.json", "steps.jsonl", "result.json", "plan.json"} <= {p.name for p in out.iterdir()}
     assert any(h["file"] == "contract.pdf" and h["page"] == 2 for h in json.loads((out / "evidence.json").read_text()))
     log = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    assert any("dropped a finding: the quote 'The contractor must repaint" in e["step"] for e in log)
+    assert any("1 of 2 findings verified" in s for s in steps)
+    assert any("knowledge_search 'elevator door sensors': contract.pdf p. 2" in s for s in steps)
+
+
+def test_the_critic_sends_the_draft_back_and_the_revision_passes(retriever):
+    model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, DRAFT, REJECT], DRAFT, APPROVE)
+    r = run(retriever, model)
+    assert r.status == "passed" and r.rounds == 1
+    revise_prompt = str(model.requests[0][0])
+    assert "paragraph 1 is not supported by finding 1" in revise_prompt and QUOTE in revise_prompt
+    out = Path(r.output_dir)
+    log = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
     assert [e["agent"] for e in log if e["agent"] in ("writer", "critic")] == ["writer", "critic"]
-    assert any("revision 1/2" in s for s in steps)
 
 
 def test_a_model_that_keeps_failing_stops_after_n_rounds_and_says_why(retriever):
-    model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, BAD, APPROVE, BAD], {"covered": True}, APPROVE)
+    model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, DRAFT, REJECT], DRAFT, REJECT, DRAFT, REJECT)
     r = run(retriever, model)
     assert r.status == "failed_review" and r.rounds == 2
-    assert any("p. 9) is not a page the research found" in p for p in r.problems)
+    assert "paragraph 1 is not supported by finding 1" in r.problems
     assert r.output_dir.split("/")[-1].split("-")[2] == "failed_review"
 
 
-def test_the_critic_can_reject_a_draft_whose_citations_verify(retriever):
-    reject = '{"approved": false, "problems": ["the 30 days claim is not in the findings"]}'
-    model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, GOOD, reject, GOOD], {"covered": True}, reject)
+def test_a_revision_the_model_cannot_produce_ends_the_review_with_its_reason(retriever):
+    model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, DRAFT, REJECT], '{"title": "no paragraphs"}')
     r = run(retriever, model)
-    assert r.status == "failed_review" and "the 30 days claim is not in the findings" in r.problems
+    assert r.status == "failed_review" and r.rounds == 1
+    assert any("no valid Draft" in p for p in r.problems) and "paragraph 1 is not supported by finding 1" in r.problems
+
+
+def test_a_critic_that_rejects_without_a_reason_is_asked_for_one(retriever):
+    model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, DRAFT, '{"approved": false, "problems": []}', REJECT],
+                            DRAFT, APPROVE)  # fmt: skip
+    r = run(retriever, model)
+    assert "name each problem" in str(model.llm.seen[5]["messages"])
+    assert r.status == "passed" and r.rounds == 1
+
+
+def test_findings_that_never_verify_end_as_not_covered_without_a_report(retriever):
+    model = ScriptedRuntime([PLAN, SEARCH, NONE_VERIFY, SEARCH, NONE_VERIFY, DRAFT])
+    r = run(retriever, model)
+    assert r.status == "not_covered" and r.citations == 0 and "do not cover" in r.report
+    assert "No finding could be verified" in str(model.llm.seen[3]["messages"])
+    assert len(model.llm.seen) == 5  # the writer never ran
 
 
 def test_a_topic_the_documents_do_not_cover_gets_no_invented_report(retriever):
-    model = ScriptedRuntime([PLAN], {"covered": False})
-    r = run(retriever, model)
-    assert r.status == "not_covered" and "do not cover" in r.report and r.citations == 0
-    assert model.llm._seen == []  # the crew never ran
+    model = ScriptedRuntime([PLAN])
+    r = ResearchFlow(model=model, retriever=retriever).kickoff(inputs={"topic": "volcano surveys on Mars"})
+    assert r.status == "not_covered" and "do not cover" in r.report and "'volcano'" in r.report
+    assert r.citations == 0 and model.llm.seen == [] and model.requests == []  # no model call at all
 
 
 def test_empty_knowledge_base(tmp_path):
@@ -88,17 +128,25 @@ def test_empty_knowledge_base(tmp_path):
 
 
 def test_an_interrupted_run_keeps_what_it_produced(retriever, state_home):
-    model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, KeyboardInterrupt()], {"covered": True})
+    model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, KeyboardInterrupt()])
     with pytest.raises(KeyboardInterrupt):
         run(retriever, model)
     kept = list((state_home / "outputs" / "research").glob("*-incomplete-*"))
     assert len(kept) == 1 and (kept[0] / "steps.jsonl").read_text().count("\n") >= 2
 
 
-def test_citation_check_and_report_cleaning():
+def test_citation_check_rendering_and_report_cleaning():
+    from multimodal_crew.crews.research.crew import Draft, Finding
+
     found = {("contract.pdf", 2)}
     assert citation_problems("A (contract.pdf, p. 2). B (p. 2).", found) == ([], 2, 2)
     problems, n, ok = citation_problems("A (contract.pdf, p. 3).", found)
     assert (n, ok) == (1, 0) and "p. 3" in problems[0]
     assert citation_problems("No sources.", found)[0][0].startswith("the report cites no source")
     assert clean_report("# T\n## Current Task: Write a report\nBody (p. 2)") == "# T\nBody (p. 2)"
+    f = [Finding(**GOOD_FINDING), Finding(fact="x", file="b.pdf", page=7, quote="y")]
+    d = Draft.model_validate_json('{"title": "## T", "paragraphs": [{"text": "A.", "sources": [1, 2, 1]}]}')
+    assert render_draft(d, f) == "# T\n\nA (contract.pdf, p. 2; b.pdf, p. 7).\n"
+    assert source_problems(Draft.model_validate_json(DRAFT_BAD_NUMBER), 1) == [
+        "paragraph 1 cites [2], but the findings are numbered 1 to 1"
+    ]

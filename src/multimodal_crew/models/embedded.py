@@ -107,11 +107,18 @@ def _grammar(schema: dict):
     return _GRAMMARS[key]
 
 
-def tool_step_schema(tools: list[dict], allow_final: bool) -> dict:
+def tool_step_schema(tools: list[dict], allow_final: bool, final_schema: dict | None = None) -> dict:
     """JSON schema of one agent step: a call of one offered tool, or (if allowed) a final answer.
 
     ``tools`` are OpenAI-style ``{"type": "function", "function": {name, parameters}}``.
+    ``final_schema`` (the task's ``output_pydantic``) makes the final answer that object
+    instead of free text; its ``$defs`` move to the root so its ``$ref``s still resolve.
     """
+    defs: dict = {}
+    final: dict = {"type": "string"}
+    if final_schema is not None:
+        final = dict(final_schema)
+        defs = final.pop("$defs", {}) or {}
     options = []
     for t in tools:
         fn = t.get("function", t)
@@ -124,13 +131,12 @@ def tool_step_schema(tools: list[dict], allow_final: bool) -> dict:
             }
         )
     if allow_final:
-        options.append(
-            {"type": "object", "properties": {"final_answer": {"type": "string"}}, "required": ["final_answer"]}
-        )
-    return options[0] if len(options) == 1 else {"anyOf": options}
+        options.append({"type": "object", "properties": {"final_answer": final}, "required": ["final_answer"]})
+    out = options[0] if len(options) == 1 else {"anyOf": options}
+    return {**out, "$defs": defs} if defs else out
 
 
-def _tool_instructions(tools: list[dict], allow_final: bool) -> str:
+def _tool_instructions(tools: list[dict], allow_final: bool, structured_final: bool = False) -> str:
     lines = ["You can use these tools:"]
     for t in tools:
         fn = t.get("function", t)
@@ -138,8 +144,9 @@ def _tool_instructions(tools: list[dict], allow_final: bool) -> str:
         lines.append(f"- {fn['name']}: {fn.get('description', '').strip()} Arguments: {params}")
     lines.append('To call a tool, reply with JSON: {"tool": "<name>", "arguments": {...}}.')
     if allow_final:
+        answer = "{...the object the task asks for...}" if structured_final else '"<your answer>"'
         lines.append(
-            'When the tool results contain what the task needs, reply with JSON: {"final_answer": "<your answer>"}; '
+            f'When the tool results contain what the task needs, reply with JSON: {{"final_answer": {answer}}}; '
             "build the answer only from the tool results."
         )
     else:
@@ -276,29 +283,42 @@ class EmbeddedLLM(BaseLLM):
             messages = [{"role": "user", "content": messages}]
         messages = list(messages)
         if tools:
-            return self._tool_step(messages, tools, available_functions)
+            output_model = response_model or getattr(from_task, "output_pydantic", None)
+            return self._tool_step(messages, tools, available_functions, output_model)
         if response_model is not None:
             schema = response_model.model_json_schema()
             return self.generate(messages, schema=schema).text
         text = self.generate(messages, stop=list(self.stop_sequences) or None).text
         return self._apply_stop_words(text) if self.stop_sequences else text
 
-    def _tool_step(self, messages: list[dict], tools: list[dict], available_functions) -> str | list[dict]:
+    def _tool_step(
+        self, messages: list[dict], tools: list[dict], available_functions, output_model=None
+    ) -> str | list[dict]:
         allow_final = (not self.tools_before_answer) or _has_tool_result(messages)
-        schema = tool_step_schema(tools, allow_final)
-        guide = {"role": "system", "content": _tool_instructions(tools, allow_final)}
+        final_schema = output_model.model_json_schema() if output_model is not None else None
+        schema = tool_step_schema(tools, allow_final, final_schema)
+        guide = {"role": "system", "content": _tool_instructions(tools, allow_final, final_schema is not None)}
         convo = (
             [messages[0], guide, *messages[1:]]
             if messages and messages[0].get("role") == "system"
             else [guide, *messages]
         )
-        comp = self.generate(convo, schema=schema, max_tokens=max(self.max_tokens or 512, 1024))
-        try:
-            step = json.loads(comp.text, strict=False)
-        except json.JSONDecodeError as e:
-            raise ModelBehaviorError(f"the embedded model broke its tool-step grammar: {e}") from None
+        budget = max(self.max_tokens or 512, 1024)
+        step, error = None, ""
+        for attempt in range(2):  # a step cut off at the token budget (a repetition loop) is sampled once more
+            comp = self.generate(convo, schema=schema, max_tokens=budget, temperature=0.3 if attempt else None)
+            try:
+                step = json.loads(comp.text, strict=False)
+                break
+            except json.JSONDecodeError as e:
+                error = str(e)
+                convo = [*convo, {"role": "user", "content": "Your last reply was cut off. Reply again, shorter, "
+                                  "without repeating yourself."}]  # fmt: skip
+        if step is None:
+            raise ModelBehaviorError(f"the embedded model broke its tool-step grammar twice (cut off?): {error}")
         if "final_answer" in step:
-            return str(step["final_answer"])
+            final = step["final_answer"]
+            return json.dumps(final, ensure_ascii=False) if not isinstance(final, str) else final
         name, args = step["tool"], step.get("arguments") or {}
         if available_functions and name in available_functions:  # caller wants us to run it
             return str(available_functions[name](**args))

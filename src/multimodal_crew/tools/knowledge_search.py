@@ -30,10 +30,13 @@ class KnowledgeSearchTool(BaseTool):
 
     _found: list = PrivateAttr(default_factory=list)
     _retriever: object = PrivateAttr(default=None)
+    _on_search: object = PrivateAttr(default=None)
 
-    def __init__(self, retriever=None, **kwargs):
+    def __init__(self, retriever=None, on_search=None, **kwargs):
+        """``on_search(query, hits)`` is told of every search (a flow's progress log)."""
         super().__init__(**kwargs)
         self._retriever = retriever
+        self._on_search = on_search
 
     def _run(self, query: str, file: str = "") -> str:
         from ..knowledge.retrieval import get_retriever
@@ -48,6 +51,8 @@ class KnowledgeSearchTool(BaseTool):
         except MMCrewError as e:  # tell the agent, so it can correct the call
             return f"Error: {e}"
         self._found.extend(hits)
+        if self._on_search is not None:
+            self._on_search(query, hits)
         if not hits:
             return "No passage matched."
         return note + "\n\n".join(f"[{h.file}, p. {h.page}]\n{' '.join(h.text.split())}" for h in hits)

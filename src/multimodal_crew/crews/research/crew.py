@@ -1,8 +1,10 @@
 """The research crew (``config/research/``): planner, researcher, writer and critic.
 
 The researcher gets ``knowledge_search`` always, and ``report_query`` / ``vision_ask`` when the
-caller asks for them. The planner's and critic's outputs are typed (``Plan``, ``Verdict``);
-on the embedded model CrewAI's ``response_model`` becomes a llama.cpp grammar.
+caller asks for them. Every task's output is typed (``Plan``, ``Findings``, ``Draft``,
+``Verdict``); on the embedded model each becomes a llama.cpp grammar (for the researcher, the
+final answer after its tool calls). ``guardrails`` (task name -> CrewAI guardrail) let the flow
+check an output in code before the next task sees it.
 ``crew.yaml`` chooses the process; ``hierarchical`` adds a manager agent on the same model.
 """
 
@@ -20,13 +22,34 @@ from ...errors import ConfigError
 from ...settings import get_settings
 from ...tools.knowledge_search import KnowledgeSearchTool
 
-__all__ = ["ResearchCrew", "Plan", "Verdict", "process_from_yaml"]
+__all__ = ["ResearchCrew", "Plan", "Finding", "Findings", "Paragraph", "Draft", "Verdict", "process_from_yaml"]
 
 _CONFIG = get_settings().config_path / "research"
 
 
 class Plan(BaseModel):
     questions: list[str] = Field(..., min_length=1, max_length=4)
+
+
+class Finding(BaseModel):
+    fact: str = Field(..., description="what the page says, in one short sentence")
+    file: str = Field(..., description="the file of the knowledge_search result")
+    page: int = Field(..., description="the page of the knowledge_search result")
+    quote: str = Field(..., description="one sentence copied word for word from that result")
+
+
+class Findings(BaseModel):
+    findings: list[Finding] = Field(..., max_length=8)
+
+
+class Paragraph(BaseModel):
+    text: str = Field(..., description="one paragraph of the report, using only the findings it cites")
+    sources: list[int] = Field(..., min_length=1, max_length=4, description="numbers of the findings it uses")
+
+
+class Draft(BaseModel):
+    title: str
+    paragraphs: list[Paragraph] = Field(..., min_length=1, max_length=6)
 
 
 class Verdict(BaseModel):
@@ -61,6 +84,7 @@ class ResearchCrew:
         process: Process | None = None,
         step_callback: Any = None,
         task_callback: Any = None,
+        guardrails: dict[str, Any] | None = None,
     ):
         self.llm = llm
         self.search = search or KnowledgeSearchTool()
@@ -68,6 +92,13 @@ class ResearchCrew:
         self.process = process or process_from_yaml()
         self.step_callback = step_callback
         self.task_callback = task_callback
+        self.guardrails = dict(guardrails or {})
+
+    def _task(self, name: str, output: type[BaseModel]) -> Task:
+        extra: dict[str, Any] = {}
+        if name in self.guardrails:
+            extra = {"guardrail": self.guardrails[name], "guardrail_max_retries": 1}
+        return Task(config=self.tasks_config[name], output_pydantic=output, **extra)
 
     def _agent(self, name: str, tools: list) -> Agent:
         return Agent(config=self.agents_config[name], llm=self.llm, tools=tools, verbose=False)
@@ -90,19 +121,19 @@ class ResearchCrew:
 
     @task
     def plan_task(self) -> Task:
-        return Task(config=self.tasks_config["plan_task"], output_pydantic=Plan)
+        return self._task("plan_task", Plan)
 
     @task
     def research_task(self) -> Task:
-        return Task(config=self.tasks_config["research_task"])
+        return self._task("research_task", Findings)
 
     @task
     def write_task(self) -> Task:
-        return Task(config=self.tasks_config["write_task"])
+        return self._task("write_task", Draft)
 
     @task
     def review_task(self) -> Task:
-        return Task(config=self.tasks_config["review_task"], output_pydantic=Verdict)
+        return self._task("review_task", Verdict)
 
     @crew
     def crew(self) -> Crew:
@@ -110,8 +141,9 @@ class ResearchCrew:
         if self.process == Process.hierarchical:
             kwargs["manager_llm"] = self.llm
             agents = self.agents  # the manager delegates; agents keep their tools
-            tasks = [Task(description=t.description, expected_output=t.expected_output,
-                          output_pydantic=t.output_pydantic) for t in self.tasks]  # fmt: skip
+            tasks = [Task(description=t.description, expected_output=t.expected_output, output_pydantic=t.output_pydantic,
+                          guardrail=t.guardrail, guardrail_max_retries=t.guardrail_max_retries)
+                     for t in self.tasks]  # fmt: skip
         else:
             agents, tasks = self.agents, self.tasks
         return Crew(
