@@ -70,6 +70,17 @@ def test_findings_are_verified_on_their_pages_and_a_bad_source_number_is_sent_ba
     assert any("knowledge_search 'elevator door sensors': contract.pdf p. 2" in s for s in steps)
 
 
+def test_a_pasted_passage_is_cut_to_the_sentence_closest_to_the_fact(retriever, monkeypatch):
+    monkeypatch.setattr("multimodal_crew.flows.research.MAX_QUOTE_CHARS", 100)
+    page = "Section 4: Elevators. Elevator B failed its annual safety inspection on 3 March. " + QUOTE
+    pasted = json.dumps({"findings": [{**GOOD_FINDING, "quote": page}]})
+    model = ScriptedRuntime([PLAN, SEARCH, pasted, DRAFT, APPROVE])
+    r = run(retriever, model)
+    assert r.status == "passed"
+    kept = json.loads((Path(r.output_dir) / "findings.json").read_text())
+    assert kept[0]["quote"] == QUOTE
+
+
 def test_the_critic_sends_the_draft_back_and_the_revision_passes(retriever):
     model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, DRAFT, REJECT], DRAFT, APPROVE)
     r = run(retriever, model)

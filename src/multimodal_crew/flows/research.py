@@ -79,6 +79,9 @@ def clean_report(text: str) -> str:
     return "\n".join(lines).strip()
 
 
+MAX_QUOTE_CHARS = 300  # longer verified quotes are cut to their sentence closest to the finding's fact
+
+
 class NothingVerified(Exception):
     """The researcher's findings could not be verified against the documents, even after feedback."""
 
@@ -301,8 +304,13 @@ class ResearchFlow(MMFlow[ResearchState]):
                 near = closest_sentence(f.quote, text)
                 refused.append(f"the quote {f.quote[:60]!r} is not on ({f.file}, p. {f.page})"
                                + (f'; the closest sentence there is "{near}"' if near else ""))  # fmt: skip
-            elif all((f.file, f.page, normalize(f.quote)) != (v.file, v.page, normalize(v.quote)) for v in verified):
-                verified.append(f)
+            else:
+                if len(f.quote) > MAX_QUOTE_CHARS:  # a pasted passage: keep its sentence closest to the fact
+                    best = closest_sentence(f.fact, f.quote)
+                    if best and quote_in(best, text):
+                        f = f.model_copy(update={"quote": best})
+                if all((f.file, f.page, normalize(f.quote)) != (v.file, v.page, normalize(v.quote)) for v in verified):
+                    verified.append(f)
         self.log("flow", f"{len(verified)} of {len(findings)} findings verified on their pages")
         for r in refused:
             self.log("flow", f"dropped a finding: {r}")
