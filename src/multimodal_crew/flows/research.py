@@ -443,7 +443,6 @@ class ResearchFlow(MMFlow[ResearchState]):
         from ..crews.research.crew import Verdict
         from ..models.structured import ValidationFailed
 
-        s = self.state
 
         def named(v) -> None:
             if not v.approved and not v.problems:
