@@ -443,7 +443,6 @@ class ResearchFlow(MMFlow[ResearchState]):
         from ..crews.research.crew import Verdict
         from ..models.structured import ValidationFailed
 
-
         def named(v) -> None:
             if not v.approved and not v.problems:
                 raise ValidationFailed("approved is false but no problem is listed: name each problem, or approve")
