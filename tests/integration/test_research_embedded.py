@@ -30,6 +30,12 @@ def test_research_report_cites_only_pages_the_researcher_found(state_home, tmp_p
     found = {(h["file"], h["page"]) for h in evidence}
     store = open_store()
     assert all(store.page_text(f, p) is not None for f, p in found)
+    findings = json.loads((out / "findings.json").read_text())
+    assert findings, "no finding survived the check"
+    from multimodal_crew.knowledge.text import quote_in
+
+    for f in findings:  # every finding the writer was given quotes a page the researcher found
+        assert (f["file"], f["page"]) in found and quote_in(f["quote"], store.page_text(f["file"], f["page"]))
     if r.status == "passed":
         assert r.citations > 0 and r.citations_verified == r.citations
     else:
