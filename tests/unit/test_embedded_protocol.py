@@ -80,3 +80,68 @@ def test_call_returns_openai_style_tool_calls_then_the_final_answer():
     assert llm.call(history, tools=[TOOL]) == "done"
     first_schema, second_schema = llm.__dict__["_log"][0][1], llm.__dict__["_log"][1][1]
     assert "anyOf" not in first_schema and "anyOf" in second_schema
+
+
+SEARCH = {
+    "type": "function",
+    "function": {
+        "name": "knowledge_search",
+        "description": "Search the documents.",
+        "parameters": {
+            "type": "object",
+            "properties": {"query": {"type": "string", "description": "what to look for, in a few words"}},
+            "required": ["query"],
+        },
+    },
+}
+RESULT = [
+    {"role": "user", "content": "task"},
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "knowledge_search", "arguments": "{}"}}],
+    },  # fmt: skip
+    {"role": "tool", "tool_call_id": "c1", "content": "passages"},
+]
+
+
+def test_a_copied_argument_description_is_sent_back_once():
+    llm = _llm(
+        '{"tool": "knowledge_search", "arguments": {"query": "What to look for, in a few words."}}',
+        '{"tool": "knowledge_search", "arguments": {"query": "roof drains"}}',
+    )
+    out = llm.call([{"role": "user", "content": "task"}], tools=[SEARCH])
+    assert json.loads(out[0]["function"]["arguments"]) == {"query": "roof drains"}
+    feedback = llm.__dict__["_log"][1][0][-1]["content"]
+    assert "description of query" in feedback
+    assert "query (string, required): what to look for" in llm.__dict__["_log"][0][0][0]["content"]
+
+
+def test_a_cut_off_step_is_sampled_once_more_then_fails_loudly():
+    import pytest
+
+    from multimodal_crew.errors import ModelBehaviorError
+
+    llm = _llm('{"final_answer": "loop loop loop', '{"final_answer": "short"}')
+    assert llm.call(RESULT, tools=[SEARCH]) == "short"
+    llm = _llm('{"final_answer": "loop', '{"final_answer": "loop')
+    with pytest.raises(ModelBehaviorError, match="broke its tool-step grammar twice"):
+        llm.call(RESULT, tools=[SEARCH])
+
+
+def test_a_task_output_model_becomes_the_final_answer_schema():
+    from pydantic import BaseModel
+
+    class Item(BaseModel):
+        page: int
+
+    class Items(BaseModel):
+        items: list[Item]
+
+    class Task:
+        output_pydantic = Items
+
+    llm = _llm('{"final_answer": {"items": [{"page": 2}]}}')
+    assert json.loads(llm.call(RESULT, tools=[SEARCH], from_task=Task())) == {"items": [{"page": 2}]}
+    schema = llm.__dict__["_log"][0][1]
+    assert "Item" in schema["$defs"] and schema["anyOf"][1]["properties"]["final_answer"]["properties"]["items"]

@@ -87,9 +87,9 @@ class NothingVerified(Exception):
 
 
 def render_findings(findings: list) -> str:
-    """Numbered findings as the writer and the critic see them."""
-    return "\n".join(f'[{i}] {f.fact} ({f.file}, p. {f.page})\n    quote: "{f.quote}"'
-                     for i, f in enumerate(findings, 1))  # fmt: skip
+    """Numbered findings as the writer and the critic see them: the verified quotes, not the
+    researcher's paraphrase of them (which a small model may have got wrong)."""
+    return "\n".join(f'[{i}] ({f.file}, p. {f.page}) "{f.quote}"' for i, f in enumerate(findings, 1))
 
 
 def render_draft(draft, findings: list) -> str:

@@ -140,8 +140,14 @@ def _tool_instructions(tools: list[dict], allow_final: bool, structured_final: b
     lines = ["You can use these tools:"]
     for t in tools:
         fn = t.get("function", t)
-        params = json.dumps((fn.get("parameters") or {}).get("properties", {}), ensure_ascii=False)
-        lines.append(f"- {fn['name']}: {fn.get('description', '').strip()} Arguments: {params}")
+        params = fn.get("parameters") or {}
+        required = set(params.get("required", []))
+        args = "; ".join(
+            f"{name} ({spec.get('type', 'any')}, {'required' if name in required else 'optional'}): "
+            f"{spec.get('description', '').strip()}"
+            for name, spec in (params.get("properties") or {}).items()
+        )  # described in prose: small models copy a JSON description into the value
+        lines.append(f"- {fn['name']}: {fn.get('description', '').strip()} Arguments: {args or 'none'}")
     lines.append('To call a tool, reply with JSON: {"tool": "<name>", "arguments": {...}}.')
     if allow_final:
         answer = "{...the object the task asks for...}" if structured_final else '"<your answer>"'
@@ -152,6 +158,24 @@ def _tool_instructions(tools: list[dict], allow_final: bool, structured_final: b
     else:
         lines.append("You have no tool results yet: call a tool first. Never invent data.")
     return "\n".join(lines)
+
+
+def copied_descriptions(step: dict, tools: list[dict]) -> list[str]:
+    """Arguments of a tool call whose value is the argument's own description (a small model's slip)."""
+    if "tool" not in step:
+        return []
+    for t in tools:
+        fn = t.get("function", t)
+        if fn["name"] != step["tool"]:
+            continue
+        props = (fn.get("parameters") or {}).get("properties") or {}
+        args = step.get("arguments") or {}
+
+        def same(a: object, b: str) -> bool:
+            return isinstance(a, str) and bool(b) and a.strip(" .").lower() == b.strip(" .").lower()
+
+        return [k for k, spec in props.items() if same(args.get(k), str(spec.get("description", "")))]
+    return []
 
 
 def render_messages(messages: list[dict]) -> list[dict]:
@@ -309,11 +333,17 @@ class EmbeddedLLM(BaseLLM):
             comp = self.generate(convo, schema=schema, max_tokens=budget, temperature=0.3 if attempt else None)
             try:
                 step = json.loads(comp.text, strict=False)
-                break
             except json.JSONDecodeError as e:
                 error = str(e)
                 convo = [*convo, {"role": "user", "content": "Your last reply was cut off. Reply again, shorter, "
                                   "without repeating yourself."}]  # fmt: skip
+                continue
+            copied = copied_descriptions(step, tools)
+            if not copied or attempt:
+                break
+            convo = [*convo, {"role": "assistant", "content": comp.text}, {"role": "user", "content":
+                     f"You wrote the description of {', '.join(copied)} as its value. Call the tool again with the "
+                     "actual value, taken from the task (for example, the question itself)."}]  # fmt: skip
         if step is None:
             raise ModelBehaviorError(f"the embedded model broke its tool-step grammar twice (cut off?): {error}")
         if "final_answer" in step:
