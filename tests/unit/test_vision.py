@@ -233,3 +233,34 @@ def test_chart_columns_pair_numbers_with_the_labels_below_them():
     ]
     text = Description(400, 340, lines, []).as_text()
     assert "Apples: 47; Bananas: 38; Cherries: 66; the largest is Cherries (66), the smallest is Bananas (38)" in text
+
+
+def test_holes_in_a_category_axis_and_its_empty_columns_are_read_again(tmp_path, monkeypatch):
+    from multimodal_crew.vision import describe as d
+
+    img = tmp_path / "chart.png"
+    Image.new("RGB", (600, 400), "white").save(img)
+    checked = load_image(img)
+    labels = [
+        d.TextLine(m, x, 368, 30, 18, 0.99)
+        for m, x in (("Jan", 52), ("Feb", 151), ("Mar", 249), ("Apr", 348), ("Jun", 545))
+    ]  # fmt: skip  (May, centred near 461, was not read)
+    values = [
+        d.TextLine(v, x, y, 20, 15, 0.99)
+        for v, x, y in (("29", 57, 326), ("35", 156, 291), ("70", 254, 73), ("60", 353, 135))
+    ]  # fmt: skip  (Jun's value was not read)
+    asked = []
+
+    def reread(image, box, scale=3):
+        asked.append(box)
+        cx = (box[0] + box[2]) / 2
+        return [d.TextLine("May", int(cx) - 17, 367, 35, 21, 0.99)] if box[1] > 300 else (
+            [d.TextLine("49", int(cx) - 10, 209, 20, 15, 0.99)] if cx > 500 else [])  # fmt: skip
+
+    monkeypatch.setattr(d, "_reread", reread)
+    gaps = d._axis_gaps(checked, labels + values)
+    assert [t.text for t in gaps] == ["May"] and len(asked) == 1 and abs((asked[0][0] + asked[0][2]) / 2 - 461) < 3
+    found = d._column_gaps(checked, labels + values + gaps)
+    assert [t.text for t in found] == ["49"]  # May's column is re-read too, and finds nothing here
+    cols = d._columns(labels + values + gaps + found)
+    assert cols[-2:] == ["Jun: 49", "the largest is Mar (70), the smallest is Jan (29)"]

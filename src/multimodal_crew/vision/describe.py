@@ -102,7 +102,82 @@ def ocr_lines(image: CheckedImage) -> list[TextLine]:
             same = [t for t in lines if _overlaps(t, extra)]
             if not same:
                 lines.append(extra)
-    return lines
+    lines = lines + _axis_gaps(image, lines)
+    return lines + _column_gaps(image, lines)
+
+
+def _reread(image: CheckedImage, box: tuple[int, int, int, int], scale: int = 3) -> list[TextLine]:
+    """OCR one region on its own, enlarged on a white margin; boxes in image coordinates,
+    leaving out text cut by the region's left or right edge."""
+    from PIL import Image
+
+    crop = image.image.crop(box).convert("RGB")
+    pad = 20
+    canvas = Image.new("RGB", (crop.width * scale + 2 * pad, crop.height * scale + 2 * pad), "white")
+    canvas.paste(crop.resize((crop.width * scale, crop.height * scale), Image.LANCZOS), (pad, pad))
+    out = []
+    for t in _ocr(np.asarray(canvas), scale):
+        x, y = t.x - pad // scale, t.y - pad // scale
+        if x <= 1 or x + t.w >= crop.width - 1:
+            continue
+        out.append(TextLine(t.text, box[0] + x, box[1] + y, t.w, t.h, t.score))
+    return out
+
+
+def _axis_labels(lines: list[TextLine]) -> tuple[list[TextLine], float]:
+    """The bottom row if it looks like a category axis (3+ labels), and its usual spacing."""
+    rows = _rows(lines)
+    if len(rows) < 2 or len(rows[-1]) < 3:
+        return [], 0.0
+    bottom = rows[-1]
+    centres = [t.x + t.w / 2 for t in bottom]
+    gaps = [b - a for a, b in zip(centres, centres[1:], strict=False)]
+    return bottom, sorted(gaps)[len(gaps) // 2]  # the median: the usual distance between labels
+
+
+def _column_gaps(image: CheckedImage, lines: list[TextLine]) -> list[TextLine]:
+    """Re-read the column above each axis label that has no number above it: a value label
+    drawn next to a line or a marker is often missed when the whole image is read."""
+    bottom, spacing = _axis_labels(lines)
+    if spacing < 8:
+        return []
+    found = []
+    for label in bottom:
+        c = label.x + label.w / 2
+        if any(_is_number(u.text) and abs(u.x + u.w / 2 - c) <= 0.4 * spacing for u in lines if u.y < label.y):
+            continue
+        box = (int(max(0, c - 0.4 * spacing)), 0, int(min(image.width, c + 0.4 * spacing)), max(1, label.y - 2))
+        for t in _reread(image, box, 2):
+            if _is_number(t.text) and not any(_overlaps(t, u) for u in lines):
+                found.append(t)
+    return found
+
+
+def _axis_gaps(image: CheckedImage, lines: list[TextLine]) -> list[TextLine]:
+    """Re-read the holes in an evenly spaced bottom row of labels (a category axis).
+
+    OCR misses a short label now and then ("May" between "Apr" and "Jun"). Where two neighbours
+    of the bottom row are about twice the usual spacing apart, the expected spot is read again
+    on its own.
+    """
+    bottom, spacing = _axis_labels(lines)
+    if spacing < 8:
+        return []
+    top = min(t.y for t in bottom)
+    height = max(t.y + t.h for t in bottom) - top
+    centres = [t.x + t.w / 2 for t in bottom]
+    found = []
+    for a, b in zip(centres, centres[1:], strict=False):
+        gap = b - a
+        missing = round(gap / spacing) - 1
+        if missing < 1 or abs(gap - (missing + 1) * spacing) > 0.25 * spacing:
+            continue
+        for j in range(1, missing + 1):
+            cx = a + j * gap / (missing + 1)
+            box = (int(max(0, cx - 0.45 * spacing)), int(max(0, top - 0.5 * height)),
+                   int(min(image.width, cx + 0.45 * spacing)), int(min(image.height, top + 1.5 * height)))  # fmt: skip
+            found.extend(_reread(image, box))
+    return found
 
 
 def _rows(lines: list[TextLine]) -> list[list[TextLine]]:
