@@ -32,7 +32,9 @@ GOOD = (
     "# Elevator duties\n\nThe contractor must replace elevator B's door sensors within 30 days (contract.pdf, p. 2).\n"
 )
 APPROVE = '{"approved": true, "problems": []}'
-REJECT = '{"approved": false, "problems": ["paragraph 1 is not supported by finding 1"]}'
+REJECT = json.dumps({"problems": [{"paragraph": 1, "words": "elevator B's door sensors", "reason": "reworded"}],
+                     "approved": False})  # fmt: skip
+STANDS = 'paragraph 1: its quotes do not say "elevator B\'s door sensors" (reworded)'
 
 
 @pytest.fixture
@@ -85,8 +87,8 @@ def test_the_critic_sends_the_draft_back_and_the_revision_passes(retriever):
     model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, DRAFT, REJECT], DRAFT, APPROVE)
     r = run(retriever, model)
     assert r.status == "passed" and r.rounds == 1
-    revise_prompt = str(model.requests[0][0])
-    assert "paragraph 1 is not supported by finding 1" in revise_prompt and QUOTE in revise_prompt
+    revise_prompt = model.requests[0][0][-1]["content"]
+    assert STANDS in revise_prompt and QUOTE in revise_prompt
     out = Path(r.output_dir)
     log = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
     assert [e["agent"] for e in log if e["agent"] in ("writer", "critic")] == ["writer", "critic"]
@@ -96,7 +98,7 @@ def test_a_model_that_keeps_failing_stops_after_n_rounds_and_says_why(retriever)
     model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, DRAFT, REJECT], DRAFT, REJECT, DRAFT, REJECT)
     r = run(retriever, model)
     assert r.status == "failed_review" and r.rounds == 2
-    assert "paragraph 1 is not supported by finding 1" in r.problems
+    assert STANDS in r.problems
     assert r.output_dir.split("/")[-1].split("-")[2] == "failed_review"
 
 
@@ -104,7 +106,7 @@ def test_a_revision_the_model_cannot_produce_ends_the_review_with_its_reason(ret
     model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, DRAFT, REJECT], '{"title": "no paragraphs"}')
     r = run(retriever, model)
     assert r.status == "failed_review" and r.rounds == 1
-    assert any("no valid Draft" in p for p in r.problems) and "paragraph 1 is not supported by finding 1" in r.problems
+    assert any("no valid Draft" in p for p in r.problems) and STANDS in r.problems
 
 
 def test_a_critic_that_rejects_without_a_reason_is_asked_for_one(retriever):
@@ -113,6 +115,15 @@ def test_a_critic_that_rejects_without_a_reason_is_asked_for_one(retriever):
     r = run(retriever, model)
     assert "name each problem" in str(model.llm.seen[5]["messages"])
     assert r.status == "passed" and r.rounds == 1
+
+
+def test_an_objection_to_words_the_cited_quote_contains_is_overruled(retriever):
+    quoted = json.dumps({"problems": [{"paragraph": 1, "words": "within 30 days", "reason": "unsupported"}],
+                         "approved": False})  # fmt: skip
+    r = run(retriever, ScriptedRuntime([PLAN, SEARCH, FINDINGS, DRAFT, quoted]))
+    assert r.status == "passed" and r.rounds == 0
+    log = (Path(r.output_dir) / "steps.jsonl").read_text()
+    assert "overruled the critic: paragraph 1's quote says 'within 30 days'" in log
 
 
 def test_findings_that_never_verify_end_as_not_covered_without_a_report(retriever):

@@ -22,7 +22,17 @@ from ...errors import ConfigError
 from ...settings import get_settings
 from ...tools.knowledge_search import KnowledgeSearchTool
 
-__all__ = ["ResearchCrew", "Plan", "Finding", "Findings", "Paragraph", "Draft", "Verdict", "process_from_yaml"]
+__all__ = [
+    "ResearchCrew",
+    "Plan",
+    "Finding",
+    "Findings",
+    "Paragraph",
+    "Draft",
+    "Problem",
+    "Verdict",
+    "process_from_yaml",
+]
 
 _CONFIG = get_settings().config_path / "research"
 
@@ -52,9 +62,15 @@ class Draft(BaseModel):
     paragraphs: list[Paragraph] = Field(..., min_length=1, max_length=6)
 
 
+class Problem(BaseModel):
+    paragraph: int = Field(..., description="the number of the paragraph")
+    words: str = Field(..., description="the words of that paragraph that its quotes do not say, copied exactly")
+    reason: str = Field("", description="why, in a few words")
+
+
 class Verdict(BaseModel):
+    problems: list[Problem] = Field(default_factory=list, max_length=8)
     approved: bool
-    problems: list[str] = Field(default_factory=list, max_length=8)
 
 
 def process_from_yaml(path: Path | None = None) -> Process:
