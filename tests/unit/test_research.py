@@ -83,6 +83,17 @@ def test_a_pasted_passage_is_cut_to_the_sentence_closest_to_the_fact(retriever, 
     assert kept[0]["quote"] == QUOTE
 
 
+def test_a_misquote_of_a_sentence_on_the_page_is_replaced_by_the_page_s_words(retriever):
+    misquote = "The contractor shall replace the door sensors of elevator B within 30 days after the inspection."
+    model = ScriptedRuntime(
+        [PLAN, SEARCH, json.dumps({"findings": [{**GOOD_FINDING, "quote": misquote}]}), DRAFT, APPROVE]
+    )
+    r = run(retriever, model)
+    assert r.status == "passed"
+    assert json.loads((Path(r.output_dir) / "findings.json").read_text())[0]["quote"] == QUOTE
+    assert "replaced a misquote on (contract.pdf, p. 2)" in (Path(r.output_dir) / "steps.jsonl").read_text()
+
+
 def test_the_critic_sends_the_draft_back_and_the_revision_passes(retriever):
     model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, DRAFT, REJECT], DRAFT, APPROVE)
     r = run(retriever, model)

@@ -79,11 +79,20 @@ def clean_report(text: str) -> str:
     return "\n".join(lines).strip()
 
 
+SALVAGE_OVERLAP = 0.6  # a misquote sharing this share of its words with a sentence of the page is that sentence
 MAX_QUOTE_CHARS = 300  # longer verified quotes are cut to their sentence closest to the finding's fact
 
 
 class NothingVerified(Exception):
     """The researcher's findings could not be verified against the documents, even after feedback."""
+
+
+def overlap(a: str, b: str) -> float:
+    """Share of the words of ``a`` and ``b`` that they have in common (Jaccard)."""
+    from ..knowledge.text import tokenize
+
+    x, y = set(tokenize(a)), set(tokenize(b))
+    return len(x & y) / (len(x | y) or 1)
 
 
 def render_findings(findings: list) -> str:
@@ -298,17 +307,22 @@ class ResearchFlow(MMFlow[ResearchState]):
             text = store.page_text(f.file, f.page) if (f.file, f.page) in found else None
             if text is None:
                 refused.append(f"({f.file}, p. {f.page}) is not a page knowledge_search returned")
-            elif len(normalize(f.quote)) < MIN_QUOTE_CHARS or not quote_in(f.quote, text):
+                continue
+            if len(normalize(f.quote)) < MIN_QUOTE_CHARS or not quote_in(f.quote, text):
                 near = closest_sentence(f.quote, text)
-                refused.append(f"the quote {f.quote[:60]!r} is not on ({f.file}, p. {f.page})"
-                               + (f'; the closest sentence there is "{near}"' if near else ""))  # fmt: skip
-            else:
-                if len(f.quote) > MAX_QUOTE_CHARS:  # a pasted passage: keep its sentence closest to the fact
-                    best = closest_sentence(f.fact, f.quote)
-                    if best and quote_in(best, text):
-                        f = f.model_copy(update={"quote": best})
-                if all((f.file, f.page, normalize(f.quote)) != (v.file, v.page, normalize(v.quote)) for v in verified):
-                    verified.append(f)
+                if not (near and overlap(f.quote, near) >= SALVAGE_OVERLAP and quote_in(near, text)):
+                    refused.append(f"the quote {f.quote[:60]!r} is not on ({f.file}, p. {f.page})"
+                                   + (f'; the closest sentence there is "{near}"' if near else ""))  # fmt: skip
+                    continue
+                # a misquote of a sentence that is on the page: keep the page's own words
+                self.log("flow", f"replaced a misquote on ({f.file}, p. {f.page}) by the page's {near[:60]!r}")
+                f = f.model_copy(update={"quote": near})
+            elif len(f.quote) > MAX_QUOTE_CHARS:  # a pasted passage: keep its sentence closest to the fact
+                best = closest_sentence(f.fact, f.quote)
+                if best and quote_in(best, text):
+                    f = f.model_copy(update={"quote": best})
+            if all((f.file, f.page, normalize(f.quote)) != (v.file, v.page, normalize(v.quote)) for v in verified):
+                verified.append(f)
         self.log("flow", f"{len(verified)} of {len(findings)} findings verified on their pages")
         for r in refused:
             self.log("flow", f"dropped a finding: {r}")
