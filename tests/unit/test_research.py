@@ -94,6 +94,24 @@ def test_a_misquote_of_a_sentence_on_the_page_is_replaced_by_the_page_s_words(re
     assert "replaced a misquote on (contract.pdf, p. 2)" in (Path(r.output_dir) / "steps.jsonl").read_text()
 
 
+def test_sentences_its_quotes_do_not_support_are_sent_back_even_when_the_critic_approves(retriever):
+    made_up = json.dumps({"title": "Elevator duties", "paragraphs": [{"text": "The contractor must replace elevator "
+                          "B's door sensors within 30 days. Repairs are free and include a yearly party for tenants.",
+                          "sources": [1]}]})  # fmt: skip
+    model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, made_up, APPROVE], DRAFT, APPROVE)
+    r = run(retriever, model)
+    assert r.status == "passed" and r.rounds == 1
+    feedback = model.requests[0][0][-1]["content"]
+    assert "'Repairs are free and include a yearly party for tenants.' are in none of its quotes" in feedback
+    assert "door sensors within 30 days. are in none" not in feedback
+
+
+def test_a_heading_is_not_a_finding(retriever):
+    heading = json.dumps({"findings": [{**GOOD_FINDING, "quote": "Section 4: Elevators."}]})
+    r = run(retriever, ScriptedRuntime([PLAN, SEARCH, heading, SEARCH, heading]))
+    assert r.status == "not_covered"
+
+
 def test_the_critic_sends_the_draft_back_and_the_revision_passes(retriever):
     model = ScriptedRuntime([PLAN, SEARCH, FINDINGS, DRAFT, REJECT], DRAFT, APPROVE)
     r = run(retriever, model)

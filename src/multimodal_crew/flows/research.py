@@ -22,6 +22,7 @@ An interrupted or failed run keeps what it produced so far in ``<run>-incomplete
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any, Literal
 
@@ -93,6 +94,35 @@ def overlap(a: str, b: str) -> float:
 
     x, y = set(tokenize(a)), set(tokenize(b))
     return len(x & y) / (len(x | y) or 1)
+
+
+SUPPORT = 0.5  # a sentence of the report must share at least this share of its words with its quotes
+MIN_QUOTE_WORDS = 4  # a quote with fewer distinct words is a heading or a fragment, not a finding
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+
+
+def _words(text: str) -> set[str]:
+    from ..knowledge.text import stem, tokenize
+
+    return {stem(t) for t in tokenize(text) if len(t) > 2 or not t.isascii()}
+
+
+def unsupported_sentences(draft, findings: list) -> list[str]:
+    """Problems for sentences of the draft most of whose words are in none of the quotes their
+    paragraph cites: a lexical check in code, so a report cannot drift far from its pages even
+    when the critic approves it."""
+    problems = []
+    for i, para in enumerate(draft.paragraphs, 1):
+        quoted: set[str] = set()
+        for n in para.sources:
+            if 1 <= n <= len(findings):
+                quoted |= _words(findings[n - 1].quote)
+        for sentence in _SENTENCE_END.split(para.text.strip()):
+            words = _words(sentence)
+            if len(words) >= 3 and len(words & quoted) < SUPPORT * len(words):
+                problems.append(f"paragraph {i}: most words of {sentence.strip()[:160]!r} are in none of its quotes; "
+                                "say only what the quotes say")  # fmt: skip
+    return problems
 
 
 def render_findings(findings: list) -> str:
@@ -308,6 +338,9 @@ class ResearchFlow(MMFlow[ResearchState]):
             if text is None:
                 refused.append(f"({f.file}, p. {f.page}) is not a page knowledge_search returned")
                 continue
+            if len(_words(f.quote)) < MIN_QUOTE_WORDS:
+                refused.append(f"the quote {f.quote!r} is a heading or a fragment; quote a whole sentence")
+                continue
             if len(normalize(f.quote)) < MIN_QUOTE_CHARS or not quote_in(f.quote, text):
                 near = closest_sentence(f.quote, text)
                 if not (near and overlap(f.quote, near) >= SALVAGE_OVERLAP and quote_in(near, text)):
@@ -431,7 +464,8 @@ class ResearchFlow(MMFlow[ResearchState]):
         max_rounds = self.settings.research_rounds
         while True:
             cite_problems, n, ok = citation_problems(s.draft, self._found())
-            problems = cite_problems + s.problems
+            support = unsupported_sentences(self._draft, self._verified) if self._draft is not None else []
+            problems = cite_problems + support + s.problems
             if not problems:
                 return self._finish("passed", s.draft, [], n, ok)
             if s.rounds >= max_rounds:
