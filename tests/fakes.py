@@ -54,7 +54,8 @@ class ScriptedToolLLM(BaseLLM):
         response_model=None,
     ):
         snapshot = copy.deepcopy(messages)  # CrewAI appends to the same list on later steps
-        self._seen.append({"messages": snapshot, "tools": tools, "response_model": response_model})
+        self._seen.append({"messages": snapshot, "tools": tools, "response_model": response_model,
+                           "output": getattr(from_task, "output_pydantic", None)})  # fmt: skip
         step = self.script[min(len(self._seen) - 1, len(self.script) - 1)]
         if isinstance(step, BaseException):
             raise step

@@ -106,6 +106,27 @@ def test_sentences_its_quotes_do_not_support_are_sent_back_even_when_the_critic_
     assert "door sensors within 30 days. are in none" not in feedback
 
 
+def test_a_researcher_whose_quotes_are_its_own_tries_again_constrained_to_the_search_results(retriever):
+    model = ScriptedRuntime(
+        [PLAN, SEARCH, NONE_VERIFY, SEARCH, json.dumps({"findings": [GOOD_FINDING]}), DRAFT, APPROVE]
+    )
+    r = run(retriever, model)
+    assert r.status == "passed"
+    first, second = model.llm.seen[2]["output"], model.llm.seen[4]["output"]
+    assert "enum" not in json.dumps(first.model_json_schema())
+    schema = json.dumps(second.model_json_schema(), ensure_ascii=False)
+    assert QUOTE in schema and "Section 4" not in schema  # sentences of the results; no heading
+    assert "quoting only search results" in (Path(r.output_dir) / "steps.jsonl").read_text()
+
+
+def test_a_quote_cited_to_the_wrong_page_moves_to_the_page_that_has_it(retriever):
+    wrong = json.dumps({"findings": [{**GOOD_FINDING, "page": 3}]})
+    search_both = {"tool": "knowledge_search", "arguments": {"query": "elevator door sensors roof drains", "file": ""}}
+    r = run(retriever, ScriptedRuntime([PLAN, search_both, wrong, DRAFT, APPROVE]))
+    assert r.status == "passed"
+    assert json.loads((Path(r.output_dir) / "findings.json").read_text())[0]["page"] == 2
+
+
 def test_a_heading_is_not_a_finding(retriever):
     heading = json.dumps({"findings": [{**GOOD_FINDING, "quote": "Section 4: Elevators."}]})
     r = run(retriever, ScriptedRuntime([PLAN, SEARCH, heading, SEARCH, heading]))

@@ -27,7 +27,7 @@ import time
 from typing import Any, Literal
 
 from crewai.flow.flow import listen, start
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from ..errors import InputError, StructuredOutputError
 from ..models.structured import structured
@@ -107,6 +107,16 @@ def _words(text: str) -> set[str]:
     return {stem(t) for t in tokenize(text) if len(t) > 2 or not t.isascii()}
 
 
+def _size(text: str) -> float:
+    """Words in ``text``: Latin words of 3+ letters, and CJK characters counted two to a word."""
+    from ..knowledge.text import tokenize
+
+    toks = tokenize(text)
+    return (
+        sum(1 for t in toks if t.isascii() and len(t) > 2) + sum(1 for t in toks if not t.isascii() and len(t) == 1) / 2
+    )
+
+
 def unsupported_sentences(draft, findings: list) -> list[str]:
     """Problems for sentences of the draft most of whose words are in none of the quotes their
     paragraph cites: a lexical check in code, so a report cannot drift far from its pages even
@@ -123,6 +133,45 @@ def unsupported_sentences(draft, findings: list) -> list[str]:
                 problems.append(f"paragraph {i}: most words of {sentence.strip()[:160]!r} are in none of its quotes; "
                                 "say only what the quotes say")  # fmt: skip
     return problems
+
+
+MAX_CHOICES = 60  # sentences offered to a researcher whose quotes did not verify
+
+
+def quotable_sentences(hits: list) -> list[str]:
+    """Sentences of the passages the researcher was shown, best-ranked first, once each."""
+    from ..knowledge.text import _SENTENCE, normalize
+
+    out: dict[str, None] = {}
+    for h in hits:
+        for sent in _SENTENCE.split(h.text):
+            sent = normalize(sent)
+            if _size(sent) >= MIN_QUOTE_WORDS and len(sent) <= MAX_QUOTE_CHARS:
+                out.setdefault(sent)
+    return list(out)[:MAX_CHOICES]
+
+
+def constrained_findings(hits: list):
+    """A ``Findings`` model whose file, page and quote can only be what the search returned:
+    the schema of a researcher's second try, after quotes of its own making were refused."""
+    from typing import Literal
+
+    from pydantic import create_model
+
+    from ..crews.research.crew import Finding
+
+    sentences = tuple(quotable_sentences(hits))
+    if not sentences:
+        return None
+    Quoted = create_model(
+        "Finding",
+        fact=(str, Field(..., description="what the quote says, in one short sentence")),
+        file=(Literal[tuple(sorted({h.file for h in hits}))], ...),  # type: ignore[valid-type]
+        page=(Literal[tuple(sorted({h.page for h in hits}))], ...),  # type: ignore[valid-type]
+        quote=(Literal[sentences], Field(..., description="a sentence of a search result, as it is")),  # type: ignore[valid-type]
+        __base__=Finding,
+    )
+    return create_model("Findings", findings=(list[Quoted], Field(..., max_length=8)))  # type: ignore[valid-type]
 
 
 def render_findings(findings: list) -> str:
@@ -199,6 +248,7 @@ class ResearchFlow(MMFlow[ResearchState]):
     _verified: list = PrivateAttr(default_factory=list)
     _draft: Any = PrivateAttr(default=None)
     _tries: dict = PrivateAttr(default_factory=dict)
+    _research_task: Any = PrivateAttr(default=None)
 
     def __init__(self, *args, retriever=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -276,7 +326,7 @@ class ResearchFlow(MMFlow[ResearchState]):
         s = self.state
         if s.problems:
             return
-        from ..crews.research.crew import ResearchCrew
+        from ..crews.research.crew import Findings, ResearchCrew
 
         extra = self._extra_tools()
 
@@ -288,11 +338,20 @@ class ResearchFlow(MMFlow[ResearchState]):
                   "review_task": self._guard_verdict}  # fmt: skip
         crew = ResearchCrew(llm=self._llm(), search=self._search, extra_tools=extra,
                             task_callback=on_task, guardrails=guards).crew()  # fmt: skip
+        self._research_task = next((t for t in crew.tasks if t.output_pydantic is Findings), None)
         try:
             out = crew.kickoff(inputs={"topic": s.topic, "audience": s.audience, "length": s.length})
         except NothingVerified as e:
             self.log("flow", str(e))
             s.problems = [f"the documents do not cover this topic: {e}"]
+            return
+        except ValidationError as e:
+            if self._tries.get("research") != 1 or self._verified:
+                raise
+            # the second try had to quote search results, and a model outside our grammar did not
+            why = f"the researcher's second try quoted nothing the search returned ({str(e).splitlines()[0]})"
+            self.log("flow", why)
+            s.problems = [f"the documents do not cover this topic: {why}"]
             return
         order = ("plan_task", "research_task", "write_task", "review_task")  # tasks_output keeps task order
         by_name = dict(zip(order, out.tasks_output, strict=False))
@@ -332,13 +391,21 @@ class ResearchFlow(MMFlow[ResearchState]):
             return (False, f"reply with the findings as JSON: {str(e).splitlines()[0]}") if self._retry("research") \
                 else self._nothing_verified("the researcher's findings were not valid JSON")  # fmt: skip
         found, store = self._found(), self._retriever.store
+        pages = {fp: store.page_text(*fp) or "" for fp in sorted(found)}
         verified, refused = [], []
         for f in findings:
-            text = store.page_text(f.file, f.page) if (f.file, f.page) in found else None
+            if (f.file, f.page) not in found or not quote_in(f.quote, pages[(f.file, f.page)]):
+                home = [
+                    fp for fp, t in pages.items() if len(normalize(f.quote)) >= MIN_QUOTE_CHARS and quote_in(f.quote, t)
+                ]
+                if home:  # the quote is on another page the search returned: that page is its source
+                    self.log("flow", f"moved a quote from ({f.file}, p. {f.page}) to the page that has it, {home[0]}")
+                    f = f.model_copy(update={"file": home[0][0], "page": home[0][1]})
+            text = pages.get((f.file, f.page))
             if text is None:
                 refused.append(f"({f.file}, p. {f.page}) is not a page knowledge_search returned")
                 continue
-            if len(_words(f.quote)) < MIN_QUOTE_WORDS:
+            if _size(f.quote) < MIN_QUOTE_WORDS:
                 refused.append(f"the quote {f.quote!r} is a heading or a fragment; quote a whole sentence")
                 continue
             if len(normalize(f.quote)) < MIN_QUOTE_CHARS or not quote_in(f.quote, text):
@@ -361,6 +428,10 @@ class ResearchFlow(MMFlow[ResearchState]):
             self.log("flow", f"dropped a finding: {r}")
         if not verified:
             if self._retry("research"):
+                constrained = constrained_findings(self._search.found) if self._research_task is not None else None
+                if constrained is not None:  # the second try can only quote sentences the search returned
+                    self._research_task.output_pydantic = constrained
+                    self.log("flow", "no finding verified; the researcher tries again, quoting only search results")
                 why = "; ".join(refused[:3]) or "there were no findings"
                 return False, (f"No finding could be verified: {why}. Search again if needed, and copy each quote "
                                "word for word from a knowledge_search result, with that result's file and page.")  # fmt: skip
