@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from multimodal_crew.flows.research import ResearchFlow, citation_problems, clean_report, render_draft, source_problems
+from multimodal_crew.flows.research import (
+    ResearchFlow,
+    add_missing_sources,
+    citation_problems,
+    clean_report,
+    render_draft,
+    source_problems,
+    unsupported_sentences,
+)
 from multimodal_crew.knowledge.ingest import ingest
 from multimodal_crew.knowledge.retrieval import EmptyKnowledgeError, Retriever
 from tests.fakes import HashEmbedder, ScriptedRuntime
@@ -125,6 +133,19 @@ def test_a_quote_cited_to_the_wrong_page_moves_to_the_page_that_has_it(retriever
     r = run(retriever, ScriptedRuntime([PLAN, search_both, wrong, DRAFT, APPROVE]))
     assert r.status == "passed"
     assert json.loads((Path(r.output_dir) / "findings.json").read_text())[0]["page"] == 2
+
+
+def test_a_sentence_copied_from_a_finding_the_paragraph_forgot_to_cite_gets_its_source():
+    from multimodal_crew.crews.research.crew import Draft, Finding
+
+    f = [Finding(**GOOD_FINDING), Finding(fact="x", file="contract.pdf", page=3,
+         quote="The contractor must clear the roof drains every quarter and after storms.")]  # fmt: skip
+    d = Draft.model_validate_json(json.dumps({"title": "T", "paragraphs": [{"text": "Elevator B's door sensors must "
+        "be replaced within 30 days of the inspection. The roof drains must be cleared every quarter and after storms.",
+        "sources": [1]}]}))  # fmt: skip
+    assert add_missing_sources(d, f) == ["paragraph 1 now cites [2], whose quote it repeats"]
+    assert d.paragraphs[0].sources == [1, 2] and unsupported_sentences(d, f) == []
+    assert render_draft(d, f).endswith("(contract.pdf, p. 2; contract.pdf, p. 3).\n")
 
 
 def test_a_heading_is_not_a_finding(retriever):

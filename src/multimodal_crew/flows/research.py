@@ -117,6 +117,27 @@ def _size(text: str) -> float:
     )
 
 
+def add_missing_sources(draft, findings: list) -> list[str]:
+    """Cite the finding a sentence was taken from when its paragraph forgot to (the writer
+    copies a quote and leaves its number out). Changes ``draft`` in place; says what it added."""
+    added = []
+    for i, para in enumerate(draft.paragraphs, 1):
+        for sentence in _SENTENCE_END.split(para.text.strip()):
+            words = _words(sentence)
+            quoted = set().union(*(_words(findings[n - 1].quote) for n in para.sources if 1 <= n <= len(findings)))
+            if len(words) < 3 or len(words & quoted) >= SUPPORT * len(words):
+                continue
+            best = max(range(1, len(findings) + 1), key=lambda n: len(words & _words(findings[n - 1].quote)), default=0)
+            if (
+                best
+                and best not in para.sources
+                and len(words & _words(findings[best - 1].quote)) >= SUPPORT * len(words)
+            ):
+                para.sources.append(best)
+                added.append(f"paragraph {i} now cites [{best}], whose quote it repeats")
+    return added
+
+
 def unsupported_sentences(draft, findings: list) -> list[str]:
     """Problems for sentences of the draft most of whose words are in none of the quotes their
     paragraph cites: a lexical check in code, so a report cannot drift far from its pages even
@@ -456,6 +477,8 @@ class ResearchFlow(MMFlow[ResearchState]):
         problems = source_problems(draft, len(self._verified))
         if problems and self._retry("write"):
             return False, "; ".join(problems) + ". Cite findings only by their numbers."
+        for note in add_missing_sources(draft, self._verified):
+            self.log("flow", note)
         self._draft = draft
         out = output.model_copy()
         # the critic reads each paragraph next to the quotes it cites; the flow renders the Markdown
@@ -579,6 +602,8 @@ class ResearchFlow(MMFlow[ResearchState]):
             Draft,
             validators=[check],
         )  # fmt: skip
+        for note in add_missing_sources(self._draft, self._verified):
+            self.log("flow", note)
         return render_draft(self._draft, self._verified)
 
     def _critique(self) -> tuple[bool, list[str]]:
