@@ -155,13 +155,11 @@ class ResearchCrew:
     def crew(self) -> Crew:
         kwargs: dict[str, Any] = {}
         if self.process == Process.hierarchical:
+            # A manager agent on the same model runs every task. The tasks keep their agents, so
+            # CrewAI offers the manager delegation to that task's agent only (a 1.5B manager left
+            # to choose asked the planner to do the research), and the agents keep their tools.
             kwargs["manager_llm"] = self.llm
-            agents = self.agents  # the manager delegates; agents keep their tools
-            tasks = [Task(description=t.description, expected_output=t.expected_output, output_pydantic=t.output_pydantic,
-                          guardrail=t.guardrail, guardrail_max_retries=t.guardrail_max_retries)
-                     for t in self.tasks]  # fmt: skip
-        else:
-            agents, tasks = self.agents, self.tasks
+        agents, tasks = self.agents, self.tasks
         return Crew(
             agents=agents,
             tasks=tasks,
