@@ -195,6 +195,22 @@ def constrained_findings(hits: list):
     return create_model("Findings", findings=(list[Quoted], Field(..., max_length=8)))  # type: ignore[valid-type]
 
 
+def numbered_draft(n: int):
+    """A ``Draft`` model whose paragraphs can only cite findings 1..n."""
+    from typing import Literal
+
+    from pydantic import create_model
+
+    from ..crews.research.crew import Draft, Paragraph
+
+    Para = create_model(
+        "Paragraph",
+        sources=(list[Literal[tuple(range(1, n + 1))]], Field(..., min_length=1, max_length=4)),  # type: ignore[valid-type]
+        __base__=Paragraph,
+    )
+    return create_model("Draft", paragraphs=(list[Para], Field(..., min_length=1, max_length=6)), __base__=Draft)  # type: ignore[valid-type]
+
+
 def render_findings(findings: list) -> str:
     """Numbered findings as the writer and the critic see them: the verified quotes, not the
     researcher's paraphrase of them (which a small model may have got wrong)."""
@@ -270,6 +286,7 @@ class ResearchFlow(MMFlow[ResearchState]):
     _draft: Any = PrivateAttr(default=None)
     _tries: dict = PrivateAttr(default_factory=dict)
     _research_task: Any = PrivateAttr(default=None)
+    _write_task: Any = PrivateAttr(default=None)
 
     def __init__(self, *args, retriever=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -347,7 +364,7 @@ class ResearchFlow(MMFlow[ResearchState]):
         s = self.state
         if s.problems:
             return
-        from ..crews.research.crew import Findings, ResearchCrew
+        from ..crews.research.crew import Draft, Findings, ResearchCrew
 
         extra = self._extra_tools()
 
@@ -360,6 +377,7 @@ class ResearchFlow(MMFlow[ResearchState]):
         crew = ResearchCrew(llm=self._llm(), search=self._search, extra_tools=extra,
                             task_callback=on_task, guardrails=guards).crew()  # fmt: skip
         self._research_task = next((t for t in crew.tasks if t.output_pydantic is Findings), None)
+        self._write_task = next((t for t in crew.tasks if t.output_pydantic is Draft), None)
         try:
             out = crew.kickoff(inputs={"topic": s.topic, "audience": s.audience, "length": s.length})
         except NothingVerified as e:
@@ -458,6 +476,8 @@ class ResearchFlow(MMFlow[ResearchState]):
                                "word for word from a knowledge_search result, with that result's file and page.")  # fmt: skip
             return self._nothing_verified("none of the researcher's findings quote a page it found")
         self._verified = verified
+        if self._write_task is not None:  # the writer can only cite findings that exist
+            self._write_task.output_pydantic = numbered_draft(len(verified))
         out = output.model_copy()
         out.raw, out.pydantic, out.json_dict = render_findings(verified), Findings(findings=verified), None
         return True, out
@@ -599,7 +619,7 @@ class ResearchFlow(MMFlow[ResearchState]):
                  f"{'; '.join(problems)}\n\nRewrite the draft to fix every problem: keep only what the findings say; "
                  f"each paragraph lists in sources the numbers (1 to {n}) of the findings it uses."},
             ],
-            Draft,
+            numbered_draft(n) if n else Draft,
             validators=[check],
         )  # fmt: skip
         for note in add_missing_sources(self._draft, self._verified):
