@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from multimodal_crew.flows.research import (
-    ResearchFlow,
+from multimodal_crew.flows.research import ResearchFlow
+from multimodal_crew.flows.research_checks import (
     add_missing_sources,
     citation_problems,
-    clean_report,
     render_draft,
     source_problems,
     unsupported_sentences,
+    verify_findings,
 )
 from multimodal_crew.knowledge.ingest import ingest
 from multimodal_crew.knowledge.retrieval import EmptyKnowledgeError, Retriever
@@ -81,7 +81,7 @@ def test_findings_are_verified_on_their_pages_and_a_bad_source_number_is_sent_ba
 
 
 def test_a_pasted_passage_is_cut_to_the_sentence_closest_to_the_fact(retriever, monkeypatch):
-    monkeypatch.setattr("multimodal_crew.flows.research.MAX_QUOTE_CHARS", 100)
+    monkeypatch.setattr("multimodal_crew.flows.research_checks.MAX_QUOTE_CHARS", 100)
     page = "Section 4: Elevators. Elevator B failed its annual safety inspection on 3 March. " + QUOTE
     pasted = json.dumps({"findings": [{**GOOD_FINDING, "quote": page}]})
     model = ScriptedRuntime([PLAN, SEARCH, pasted, DRAFT, APPROVE])
@@ -228,7 +228,7 @@ def test_an_interrupted_run_keeps_what_it_produced(retriever, state_home):
     assert len(kept) == 1 and (kept[0] / "steps.jsonl").read_text().count("\n") >= 2
 
 
-def test_citation_check_rendering_and_report_cleaning():
+def test_citation_check_and_rendering():
     from multimodal_crew.crews.research.crew import Draft, Finding
 
     found = {("contract.pdf", 2)}
@@ -236,10 +236,20 @@ def test_citation_check_rendering_and_report_cleaning():
     problems, n, ok = citation_problems("A (contract.pdf, p. 3).", found)
     assert (n, ok) == (1, 0) and "p. 3" in problems[0]
     assert citation_problems("No sources.", found)[0][0].startswith("the report cites no source")
-    assert clean_report("# T\n## Current Task: Write a report\nBody (p. 2)") == "# T\nBody (p. 2)"
     f = [Finding(**GOOD_FINDING), Finding(fact="x", file="b.pdf", page=7, quote="y")]
     d = Draft.model_validate_json('{"title": "## T", "paragraphs": [{"text": "A.", "sources": [1, 2, 1]}]}')
     assert render_draft(d, f) == "# T\n\nA (contract.pdf, p. 2; b.pdf, p. 7).\n"
     assert source_problems(Draft.model_validate_json(DRAFT_BAD_NUMBER), 1) == [
         "paragraph 1 cites [2], but the findings are numbered 1 to 1"
     ]
+
+
+def test_verify_findings_on_page_texts_alone():
+    from multimodal_crew.crews.research.crew import Finding
+
+    pages = {("contract.pdf", 2): "Section 4: Elevators. " + QUOTE, ("contract.pdf", 3): "The roof drains are blocked."}
+    findings = [Finding(**{**GOOD_FINDING, "page": 3}), Finding(**INVENTED), Finding(**GOOD_FINDING)]
+    verified, refused, notes = verify_findings(findings, pages)
+    assert [(f.page, f.quote) for f in verified] == [(2, QUOTE)]  # moved to p. 2, and the copy dropped
+    assert notes == ["moved a quote from (contract.pdf, p. 3) to the page that has it, ('contract.pdf', 2)"]
+    assert len(refused) == 1 and "repaint" in refused[0]

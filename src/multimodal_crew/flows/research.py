@@ -22,7 +22,6 @@ An interrupted or failed run keeps what it produced so far in ``<run>-incomplete
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import Any, Literal
 
@@ -32,9 +31,21 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 from ..errors import InputError, StructuredOutputError
 from ..models.structured import structured
 from .base import FlowInputs, MMFlow, OutputFlowState
-from .workorder import cited_pages
+from .research_checks import (
+    add_missing_sources,
+    citation_problems,
+    constrained_findings,
+    numbered_draft,
+    render_draft,
+    render_findings,
+    review_view,
+    source_problems,
+    unsupported_sentences,
+    verify_findings,
+    weigh_verdict,
+)
 
-__all__ = ["ResearchFlow", "ResearchInputs", "ResearchResult", "citation_problems"]
+__all__ = ["ResearchFlow", "ResearchInputs", "ResearchResult", "NothingVerified"]
 
 
 class ResearchInputs(FlowInputs):
@@ -71,205 +82,8 @@ class ResearchState(OutputFlowState):
     result: ResearchResult | None = None
 
 
-_ECHO = ("current task:", "this is the expected criteria", "you must return the actual complete content")
-
-
-def clean_report(text: str) -> str:
-    """Drop lines in which a small model echoed its own task instructions into the report."""
-    lines = [ln for ln in text.strip().splitlines() if not any(e in ln.lower() for e in _ECHO)]
-    return "\n".join(lines).strip()
-
-
-SALVAGE_OVERLAP = 0.6  # a misquote sharing this share of its words with a sentence of the page is that sentence
-MAX_QUOTE_CHARS = 300  # longer verified quotes are cut to their sentence closest to the finding's fact
-
-
 class NothingVerified(Exception):
     """The researcher's findings could not be verified against the documents, even after feedback."""
-
-
-def overlap(a: str, b: str) -> float:
-    """Share of the words of ``a`` and ``b`` that they have in common (Jaccard)."""
-    from ..knowledge.text import tokenize
-
-    x, y = set(tokenize(a)), set(tokenize(b))
-    return len(x & y) / (len(x | y) or 1)
-
-
-SUPPORT = 0.5  # a sentence of the report must share at least this share of its words with its quotes
-MIN_QUOTE_WORDS = 4  # a quote with fewer distinct words is a heading or a fragment, not a finding
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
-
-
-def _words(text: str) -> set[str]:
-    from ..knowledge.text import stem, tokenize
-
-    return {stem(t) for t in tokenize(text) if len(t) > 2 or not t.isascii()}
-
-
-def _size(text: str) -> float:
-    """Words in ``text``: Latin words of 3+ letters, and CJK characters counted two to a word."""
-    from ..knowledge.text import tokenize
-
-    toks = tokenize(text)
-    return (
-        sum(1 for t in toks if t.isascii() and len(t) > 2) + sum(1 for t in toks if not t.isascii() and len(t) == 1) / 2
-    )
-
-
-def add_missing_sources(draft, findings: list) -> list[str]:
-    """Cite the finding a sentence was taken from when its paragraph forgot to (the writer
-    copies a quote and leaves its number out). Changes ``draft`` in place; says what it added."""
-    added = []
-    for i, para in enumerate(draft.paragraphs, 1):
-        for sentence in _SENTENCE_END.split(para.text.strip()):
-            words = _words(sentence)
-            quoted = set().union(*(_words(findings[n - 1].quote) for n in para.sources if 1 <= n <= len(findings)))
-            if len(words) < 3 or len(words & quoted) >= SUPPORT * len(words):
-                continue
-            best = max(range(1, len(findings) + 1), key=lambda n: len(words & _words(findings[n - 1].quote)), default=0)
-            if (
-                best
-                and best not in para.sources
-                and len(words & _words(findings[best - 1].quote)) >= SUPPORT * len(words)
-            ):
-                para.sources.append(best)
-                added.append(f"paragraph {i} now cites [{best}], whose quote it repeats")
-    return added
-
-
-def unsupported_sentences(draft, findings: list) -> list[str]:
-    """Problems for sentences of the draft most of whose words are in none of the quotes their
-    paragraph cites: a lexical check in code, so a report cannot drift far from its pages even
-    when the critic approves it."""
-    problems = []
-    for i, para in enumerate(draft.paragraphs, 1):
-        quoted: set[str] = set()
-        for n in para.sources:
-            if 1 <= n <= len(findings):
-                quoted |= _words(findings[n - 1].quote)
-        for sentence in _SENTENCE_END.split(para.text.strip()):
-            words = _words(sentence)
-            if len(words) >= 3 and len(words & quoted) < SUPPORT * len(words):
-                problems.append(f"paragraph {i}: most words of {sentence.strip()[:160]!r} are in none of its quotes; "
-                                "say only what the quotes say")  # fmt: skip
-    return problems
-
-
-MAX_CHOICES = 60  # sentences offered to a researcher whose quotes did not verify
-
-
-def quotable_sentences(hits: list) -> list[str]:
-    """Sentences of the passages the researcher was shown, best-ranked first, once each."""
-    from ..knowledge.text import _SENTENCE, normalize
-
-    out: dict[str, None] = {}
-    for h in hits:
-        for sent in _SENTENCE.split(h.text):
-            sent = normalize(sent)
-            if _size(sent) >= MIN_QUOTE_WORDS and len(sent) <= MAX_QUOTE_CHARS:
-                out.setdefault(sent)
-    return list(out)[:MAX_CHOICES]
-
-
-def constrained_findings(hits: list):
-    """A ``Findings`` model whose file, page and quote can only be what the search returned:
-    the schema of a researcher's second try, after quotes of its own making were refused."""
-    from typing import Literal
-
-    from pydantic import create_model
-
-    from ..crews.research.crew import Finding
-
-    sentences = tuple(quotable_sentences(hits))
-    if not sentences:
-        return None
-    Quoted = create_model(
-        "Finding",
-        fact=(str, Field(..., description="what the quote says, in one short sentence")),
-        file=(Literal[tuple(sorted({h.file for h in hits}))], ...),  # type: ignore[valid-type]
-        page=(Literal[tuple(sorted({h.page for h in hits}))], ...),  # type: ignore[valid-type]
-        quote=(Literal[sentences], Field(..., description="a sentence of a search result, as it is")),  # type: ignore[valid-type]
-        __base__=Finding,
-    )
-    return create_model("Findings", findings=(list[Quoted], Field(..., max_length=8)))  # type: ignore[valid-type]
-
-
-def numbered_draft(n: int):
-    """A ``Draft`` model whose paragraphs can only cite findings 1..n."""
-    from typing import Literal
-
-    from pydantic import create_model
-
-    from ..crews.research.crew import Draft, Paragraph
-
-    Para = create_model(
-        "Paragraph",
-        sources=(list[Literal[tuple(range(1, n + 1))]], Field(..., min_length=1, max_length=4)),  # type: ignore[valid-type]
-        __base__=Paragraph,
-    )
-    return create_model("Draft", paragraphs=(list[Para], Field(..., min_length=1, max_length=6)), __base__=Draft)  # type: ignore[valid-type]
-
-
-def render_findings(findings: list) -> str:
-    """Numbered findings as the writer and the critic see them: the verified quotes, not the
-    researcher's paraphrase of them (which a small model may have got wrong)."""
-    return "\n".join(f'[{i}] ({f.file}, p. {f.page}) "{f.quote}"' for i, f in enumerate(findings, 1))
-
-
-def render_draft(draft, findings: list) -> str:
-    """The writer's typed draft as Markdown: each paragraph followed by the pages of its findings."""
-    parts = [f"# {draft.title.strip().lstrip('#').strip()}"]
-    for para in draft.paragraphs:
-        refs = [findings[n - 1] for n in para.sources if 1 <= n <= len(findings)]
-        pages = "; ".join(dict.fromkeys(f"{f.file}, p. {f.page}" for f in refs))
-        text = para.text.strip()
-        if pages:  # the reference goes before the paragraph's last full stop
-            end = text[-1] if text[-1:] in (".", "!", "?") else ""
-            text = f"{text[: len(text) - len(end)]} ({pages}){end}"
-        parts.append(text)
-    return "\n\n".join(parts) + "\n"
-
-
-def review_view(draft, findings: list) -> str:
-    """The draft as the critic reads it: each paragraph with the quotes of the findings it cites."""
-    lines = [f"Title: {draft.title.strip()}"]
-    for i, para in enumerate(draft.paragraphs, 1):
-        lines.append(f"\nParagraph {i}: {para.text.strip()}")
-        for n in para.sources:
-            if 1 <= n <= len(findings):
-                f = findings[n - 1]
-                lines.append(f'  cites [{n}] ({f.file}, p. {f.page}): "{f.quote}"')
-            else:
-                lines.append(f"  cites [{n}], which is not a finding")
-    return "\n".join(lines)
-
-
-def source_problems(draft, n_findings: int) -> list[str]:
-    """Paragraphs that cite no finding or a number that is not a finding."""
-    problems = []
-    for i, para in enumerate(draft.paragraphs, 1):
-        bad = [n for n in para.sources if not 1 <= n <= n_findings]
-        if bad:
-            problems.append(f"paragraph {i} cites {bad}, but the findings are numbered 1 to {n_findings}")
-        elif not para.sources:
-            problems.append(f"paragraph {i} cites no finding")
-    return problems
-
-
-def citation_problems(report: str, found: set[tuple[str, int]]) -> tuple[list[str], int, int]:
-    """(problems, citations, verified) for the ``(FILE, p. N)`` references in ``report``."""
-    refs = cited_pages(report)
-    problems, ok = [], 0
-    pages = {p for _, p in found}
-    for file, page in refs:
-        if (file and (file, page) in found) or (not file and page in pages):
-            ok += 1
-        else:
-            problems.append(f"the source ({file + ', ' if file else ''}p. {page}) is not a page the research found")
-    if not refs:
-        problems.append("the report cites no source; follow each claim with (FILE, p. N)")
-    return problems, len(refs), ok
 
 
 class ResearchFlow(MMFlow[ResearchState]):
@@ -385,7 +199,7 @@ class ResearchFlow(MMFlow[ResearchState]):
             s.problems = [f"the documents do not cover this topic: {e}"]
             return
         except ValidationError as e:
-            if self._tries.get("research") != 1 or self._verified:
+            if self._tries.get("findings") != 1 or self._verified:
                 raise
             # the second try had to quote search results, and a model outside our grammar did not
             why = f"the researcher's second try quoted nothing the search returned ({str(e).splitlines()[0]})"
@@ -413,68 +227,44 @@ class ResearchFlow(MMFlow[ResearchState]):
         self._tries[name] = self._tries.get(name, 0) + 1
         return self._tries[name] == 1
 
-    def _typed(self, output, model):
+    def _parse(self, output, model, name: str):
+        """The task's typed output, or ``(False, feedback)`` the first time it is not valid."""
         obj = getattr(output, "pydantic", None)
         if isinstance(obj, model):
             return obj
-        return model.model_validate_json(output.raw)
+        try:
+            return model.model_validate_json(output.raw)
+        except ValueError as e:
+            if self._retry(name):
+                return False, f"reply with the {name} as JSON: {str(e).splitlines()[0]}"
+            if name == "findings":
+                raise NothingVerified("the researcher's findings were not valid JSON") from None
+            raise
 
     def _guard_findings(self, output):
         from ..crews.research.crew import Findings
-        from ..knowledge.text import closest_sentence, normalize, quote_in
-        from .ask import MIN_QUOTE_CHARS
 
-        try:
-            findings = self._typed(output, Findings).findings
-        except ValueError as e:
-            return (False, f"reply with the findings as JSON: {str(e).splitlines()[0]}") if self._retry("research") \
-                else self._nothing_verified("the researcher's findings were not valid JSON")  # fmt: skip
-        found, store = self._found(), self._retriever.store
-        pages = {fp: store.page_text(*fp) or "" for fp in sorted(found)}
-        verified, refused = [], []
-        for f in findings:
-            if (f.file, f.page) not in found or not quote_in(f.quote, pages[(f.file, f.page)]):
-                home = [
-                    fp for fp, t in pages.items() if len(normalize(f.quote)) >= MIN_QUOTE_CHARS and quote_in(f.quote, t)
-                ]
-                if home:  # the quote is on another page the search returned: that page is its source
-                    self.log("flow", f"moved a quote from ({f.file}, p. {f.page}) to the page that has it, {home[0]}")
-                    f = f.model_copy(update={"file": home[0][0], "page": home[0][1]})
-            text = pages.get((f.file, f.page))
-            if text is None:
-                refused.append(f"({f.file}, p. {f.page}) is not a page knowledge_search returned")
-                continue
-            if _size(f.quote) < MIN_QUOTE_WORDS:
-                refused.append(f"the quote {f.quote!r} is a heading or a fragment; quote a whole sentence")
-                continue
-            if len(normalize(f.quote)) < MIN_QUOTE_CHARS or not quote_in(f.quote, text):
-                near = closest_sentence(f.quote, text)
-                if not (near and overlap(f.quote, near) >= SALVAGE_OVERLAP and quote_in(near, text)):
-                    refused.append(f"the quote {f.quote[:60]!r} is not on ({f.file}, p. {f.page})"
-                                   + (f'; the closest sentence there is "{near}"' if near else ""))  # fmt: skip
-                    continue
-                # a misquote of a sentence that is on the page: keep the page's own words
-                self.log("flow", f"replaced a misquote on ({f.file}, p. {f.page}) by the page's {near[:60]!r}")
-                f = f.model_copy(update={"quote": near})
-            elif len(f.quote) > MAX_QUOTE_CHARS:  # a pasted passage: keep its sentence closest to the fact
-                best = closest_sentence(f.fact, f.quote)
-                if best and quote_in(best, text):
-                    f = f.model_copy(update={"quote": best})
-            if all((f.file, f.page, normalize(f.quote)) != (v.file, v.page, normalize(v.quote)) for v in verified):
-                verified.append(f)
-        self.log("flow", f"{len(verified)} of {len(findings)} findings verified on their pages")
+        parsed = self._parse(output, Findings, "findings")
+        if isinstance(parsed, tuple):
+            return parsed
+        store = self._retriever.store
+        pages = {fp: store.page_text(*fp) or "" for fp in sorted(self._found())}
+        verified, refused, notes = verify_findings(parsed.findings, pages)
+        for note in notes:
+            self.log("flow", note)
+        self.log("flow", f"{len(verified)} of {len(parsed.findings)} findings verified on their pages")
         for r in refused:
             self.log("flow", f"dropped a finding: {r}")
         if not verified:
-            if self._retry("research"):
-                constrained = constrained_findings(self._search.found) if self._research_task is not None else None
-                if constrained is not None:  # the second try can only quote sentences the search returned
-                    self._research_task.output_pydantic = constrained
-                    self.log("flow", "no finding verified; the researcher tries again, quoting only search results")
-                why = "; ".join(refused[:3]) or "there were no findings"
-                return False, (f"No finding could be verified: {why}. Search again if needed, and copy each quote "
-                               "word for word from a knowledge_search result, with that result's file and page.")  # fmt: skip
-            return self._nothing_verified("none of the researcher's findings quote a page it found")
+            if not self._retry("findings"):
+                raise NothingVerified("none of the researcher's findings quote a page it found")
+            constrained = constrained_findings(self._search.found) if self._research_task is not None else None
+            if constrained is not None:  # the second try can only quote sentences the search returned
+                self._research_task.output_pydantic = constrained
+                self.log("flow", "no finding verified; the researcher tries again, quoting only search results")
+            why = "; ".join(refused[:3]) or "there were no findings"
+            return False, (f"No finding could be verified: {why}. Search again if needed, and copy each quote "
+                           "word for word from a knowledge_search result, with that result's file and page.")  # fmt: skip
         self._verified = verified
         if self._write_task is not None:  # the writer can only cite findings that exist
             self._write_task.output_pydantic = numbered_draft(len(verified))
@@ -482,20 +272,14 @@ class ResearchFlow(MMFlow[ResearchState]):
         out.raw, out.pydantic, out.json_dict = render_findings(verified), Findings(findings=verified), None
         return True, out
 
-    def _nothing_verified(self, why: str):
-        raise NothingVerified(why)
-
     def _guard_draft(self, output):
         from ..crews.research.crew import Draft
 
-        try:
-            draft = self._typed(output, Draft)
-        except ValueError as e:
-            if self._retry("write"):
-                return False, f"reply with the draft as JSON: {str(e).splitlines()[0]}"
-            raise
+        draft = self._parse(output, Draft, "draft")
+        if isinstance(draft, tuple):
+            return draft
         problems = source_problems(draft, len(self._verified))
-        if problems and self._retry("write"):
+        if problems and self._retry("draft"):
             return False, "; ".join(problems) + ". Cite findings only by their numbers."
         for note in add_missing_sources(draft, self._verified):
             self.log("flow", note)
@@ -508,45 +292,22 @@ class ResearchFlow(MMFlow[ResearchState]):
     def _guard_verdict(self, output):
         from ..crews.research.crew import Verdict
 
-        try:
-            v = self._typed(output, Verdict)
-        except ValueError as e:
-            if self._retry("review"):
-                return False, f"reply with the verdict as JSON: {str(e).splitlines()[0]}"
-            raise
-        if not v.approved and not v.problems and self._retry("review"):
+        v = self._parse(output, Verdict, "verdict")
+        if isinstance(v, tuple):
+            return v
+        if not v.approved and not v.problems and self._retry("verdict"):
             return False, "approved is false but no problem is listed: name each problem, or approve"
         out = output.model_copy()
         out.pydantic, out.raw = v, v.model_dump_json()
         return True, out
 
     def _weigh(self, verdict) -> tuple[bool, list[str]]:
-        """(approved, problems): the critic's objections that stand.
-
-        An objection must copy words of the paragraph it names; words that occur in a quote the
-        paragraph cites are supported by the page, so that objection is overruled (and logged).
-        """
-        from ..knowledge.text import quote_in
-
+        """(approved, problems): the critic's objections that stand (see ``weigh_verdict``)."""
         if verdict is None:
             return False, ["the critic gave no verdict"]
-        paragraphs = self._draft.paragraphs if self._draft is not None else []
-        standing = []
-        for p in verdict.problems:
-            if not 1 <= p.paragraph <= len(paragraphs):
-                self.log("flow", f"overruled the critic: there is no paragraph {p.paragraph}")
-                continue
-            para = paragraphs[p.paragraph - 1]
-            quotes = [self._verified[n - 1].quote for n in para.sources if 1 <= n <= len(self._verified)]
-            if not p.words.strip() or not quote_in(p.words, para.text):
-                self.log("flow", f"overruled the critic: {p.words[:60]!r} is not in paragraph {p.paragraph}")
-            elif any(quote_in(p.words, q) for q in quotes):
-                self.log("flow", f"overruled the critic: paragraph {p.paragraph}'s quote says {p.words[:60]!r}")
-            else:
-                standing.append(f"paragraph {p.paragraph}: its quotes do not say {p.words!r}"
-                                + (f" ({p.reason})" if p.reason else ""))  # fmt: skip
-        if not verdict.approved and not verdict.problems:
-            self.log("flow", "the critic did not approve but named no problem; nothing to revise")
+        standing, notes = weigh_verdict(verdict, self._draft, self._verified)
+        for note in notes:
+            self.log("flow", note)
         return not standing, standing
 
     def _extra_tools(self) -> list:

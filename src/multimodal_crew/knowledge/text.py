@@ -129,16 +129,20 @@ def quote_in(quote: str, page_text: str) -> bool:
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n")
 
 
+def word_overlap(a: str, b: str) -> float:
+    """Share of the keyword tokens of ``a`` and ``b`` that they have in common (Jaccard)."""
+    x, y = set(tokenize(a)), set(tokenize(b))
+    return len(x & y) / (len(x | y) or 1)
+
+
 def closest_sentence(quote: str, page_text: str) -> str:
     """The sentence of ``page_text`` that shares the most words with ``quote`` (for feedback)."""
-    want = set(tokenize(quote))
     best, best_score = "", 0.0
     for sent in _SENTENCE.split(page_text):
         sent = normalize(sent)
         if len(sent) < 12:
             continue
-        have = set(tokenize(sent))
-        score = len(want & have) / (len(want | have) or 1)
+        score = word_overlap(quote, sent)
         if score > best_score:
             best, best_score = sent, score
     return best[:300]
