@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 from pydantic import BaseModel
-from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from . import _offline  # noqa: F401  (before crewai)
-from .errors import MMCrewError
+from .cli_console import _fail, _ingest_progress, _when, err, out
+from .cli_eval import eval_app
+from .cli_schedule import schedule_app
 
 # CrewAI logs a failed flow step before re-raising it; the CLI reports it once, itself.
 logging.getLogger("crewai.flow.runtime").setLevel(logging.CRITICAL)
@@ -30,30 +30,8 @@ logging.getLogger("crewai.flow.runtime").setLevel(logging.CRITICAL)
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Local-first CrewAI crews and flows.")
 model_app = typer.Typer(no_args_is_help=True, help="The embedded model: fetch and list.")
 app.add_typer(model_app, name="model")
-eval_app = typer.Typer(no_args_is_help=True, help="Evaluations that print measured figures.")
 app.add_typer(eval_app, name="eval")
-schedule_app = typer.Typer(no_args_is_help=True, help="Run flows on a schedule (config/schedules.yaml).")
 app.add_typer(schedule_app, name="schedule")
-
-out = Console()
-err = Console(stderr=True)
-
-
-def _fail(e: BaseException) -> None:
-    if os.environ.get("MMCREW_DEBUG"):
-        raise e
-    if isinstance(e, MMCrewError):
-        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-        raise typer.Exit(e.exit_code)
-    if isinstance(e, KeyboardInterrupt):
-        err.print("interrupted; nothing was published", highlight=False)
-        raise typer.Exit(130)
-    err.print(
-        f"[bold red]internal error:[/] {type(e).__name__}: {e} (MMCREW_DEBUG=1 shows the traceback)",
-        highlight=False,
-        soft_wrap=True,
-    )
-    raise typer.Exit(1)
 
 
 def _to_jsonable(result: Any) -> Any:
@@ -134,36 +112,6 @@ def see(
         out.print(f"[bold]Rationale:[/] {result.rationale}", highlight=False)
     out.print(f"[bold]Answer:[/] {result.answer}", highlight=False)
     out.print(f"[dim]backend: {result.backend}, mode: {result.mode}[/]")
-
-
-def _ingest_progress():
-    """A rich progress display for ingestion: one bar for files, one for the chunks of the current file."""
-    progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeRemainingColumn(), console=err, transient=False,
-    )  # fmt: skip
-    tasks: dict[str, Any] = {}
-
-    def tell(event: str, info: dict) -> None:
-        if event == "start":
-            tasks["files"] = progress.add_task("files", total=info["files"])
-            tasks["chunks"] = progress.add_task("chunks", total=None, visible=False)
-        elif event == "file":
-            if tasks.get("started"):
-                progress.advance(tasks["files"])
-            tasks["started"] = True
-            progress.update(tasks["files"], description=f"files: {info['name'][:40]}")
-            progress.update(tasks["chunks"], visible=False)
-        elif event == "chunks":
-            progress.update(tasks["chunks"], total=info["total"], completed=info["done"], visible=True,
-                            description="  chunks embedded")  # fmt: skip
-        elif event == "failed":
-            progress.console.print(f"[yellow]skipped[/] {info['name']}: {info['reason']}", highlight=False)
-        elif event == "index":
-            progress.update(tasks["files"], completed=progress.tasks[0].total, description="files")
-            progress.update(tasks["chunks"], visible=False)
-
-    return progress, tell
 
 
 @app.command()
@@ -399,228 +347,6 @@ def model_list() -> None:
         present = p.is_file() and p.stat().st_size == spec.size
         table.add_row(
             name, spec.title, f"{spec.size:,}", "yes" if present else "no", "*" if name == s.embedded_model else ""
-        )
-    out.print(table)
-
-
-@eval_app.command("vision")
-def eval_vision(
-    dataset: Path = typer.Option(Path("bench/data/vision/items.jsonl"), "--dataset", help="JSONL of items"),
-    mode: str = typer.Option("both", help="two_stage, single or both"),
-    limit: int = typer.Option(0, help="first N items only (0: all)"),
-) -> None:
-    """Accuracy of the see flow: overall, per category, two-stage versus single-stage, latency."""
-    try:
-        from datetime import datetime
-
-        from .evals.vision import load_items, run_eval
-        from .settings import get_settings
-
-        items = load_items(dataset)[: limit or None]
-        modes = ["two_stage", "single"] if mode == "both" else [mode]
-        with err.status("eval vision …") as status:
-            report = run_eval(items, modes, progress=lambda m: status.update(f"eval vision: {m} …"))
-        folder = get_settings().outputs_path / "eval"
-        folder.mkdir(parents=True, exist_ok=True)
-        saved = folder / f"vision-{datetime.now():%Y%m%d-%H%M%S}.json"
-        saved.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
-    summary = report["summary"]
-    table = Table(title=f"vision eval: {len(items)} items ({get_settings().vision_model} + {get_settings().model})")
-    table.add_column("category")
-    for m in modes:
-        table.add_column(m)
-    for cat, by_mode in summary["by_category"].items():
-        table.add_row(cat, *[by_mode.get(m, "") for m in modes])
-    table.add_section()
-    for grp, by_mode in summary["by_group"].items():
-        table.add_row(grp, *[by_mode.get(m, "") for m in modes])
-    table.add_section()
-    for key in ("accuracy", "in_choices", "failed", "p50_s", "p95_s"):
-        table.add_row(key, *[str(summary["overall"][m][key]) for m in modes])
-    out.print(table)
-    out.print(f"saved {saved}", highlight=False, soft_wrap=True)
-
-
-@eval_app.command("rag")
-def eval_rag(
-    dataset: list[Path] = typer.Option(
-        ..., "--dataset", help="JSONL of questions (repeatable); no citations = unanswerable"
-    ),
-    docs: Path = typer.Option(None, "--docs", help="ingest this folder first (incremental)"),
-    limit: int = typer.Option(0, help="first N questions of each dataset (0: all)"),
-    retrieval_only: bool = typer.Option(False, "--retrieval-only", help="measure retrieval only (no model)"),
-) -> None:
-    """Gold page in the top 5, gold page cited, quotes verified, abstention, latency."""
-    try:
-        from datetime import datetime
-
-        from .evals.rag import load_questions, run_eval
-        from .settings import get_settings
-
-        if docs:
-            from .knowledge.ingest import ingest as run_ingest
-
-            progress, tell = _ingest_progress()
-            with progress:
-                run_ingest([docs], progress=tell)
-        items = [q for d in dataset for q in load_questions(d)[: limit or None]]
-        with err.status("eval rag …") as status:
-            report = run_eval(items, retrieval_only=retrieval_only,
-                              progress=lambda m: status.update(f"eval rag: {m} …"))  # fmt: skip
-        folder = get_settings().outputs_path / "eval"
-        folder.mkdir(parents=True, exist_ok=True)
-        saved = folder / f"rag-{datetime.now():%Y%m%d-%H%M%S}.json"
-        saved.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
-    s = report["summary"]
-    table = Table(title=f"rag eval: {s['questions']['answerable']} answerable, {s['questions']['unanswerable']} "
-                        f"unanswerable ({get_settings().model}, {get_settings().embedder} embedder)")  # fmt: skip
-    table.add_column("measure")
-    table.add_column("value")
-    for key, val in s.items():
-        if isinstance(val, dict) and "share" in val:
-            shown = "-" if val["share"] is None else f"{100 * val['share']:.1f}% ({val['count']}/{val['n']})"
-        else:
-            shown = json.dumps(val)
-        table.add_row(key, shown)
-    out.print(table)
-    out.print(f"saved {saved}", highlight=False, soft_wrap=True)
-
-
-def _when(ts: float | None) -> str:
-    from datetime import datetime
-
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
-
-
-@schedule_app.command("list")
-def schedule_list() -> None:
-    """The entries of schedules.yaml, checked, with their next run time."""
-    try:
-        from datetime import datetime, timezone
-
-        from .schedule.service import current_entries, schedules_path
-
-        entries = current_entries()
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
-    table = Table(title=f"schedules ({schedules_path()})")
-    for col in ("name", "flow", "when", "tz", "enabled", "misfire", "max run", "next run"):
-        table.add_column(col)
-    now = datetime.now(timezone.utc)
-    for e in entries.values():
-        nxt = e.trigger().get_next_fire_time(None, now) if e.enabled else None
-        when = f"cron {e.cron}" if e.cron else f"every {e.interval}"
-        table.add_row(
-            e.name,
-            e.flow,
-            when,
-            e.timezone,
-            "yes" if e.enabled else "no",
-            e.misfire,
-            f"{e.max_runtime:g}s",
-            nxt.isoformat(timespec="seconds") if nxt else "",
-        )
-    out.print(table)
-
-
-@schedule_app.command("run")
-def schedule_run(name: str = typer.Argument(..., help="entry name")) -> None:
-    """Run one entry now (recorded in the history like a scheduled run)."""
-    try:
-        from .schedule.history import History
-        from .schedule.runner import run_entry, schedule_dir
-        from .schedule.service import current_entries
-
-        entries = current_entries()
-        if name not in entries:
-            from .errors import UserError
-
-            raise UserError(f"no schedule entry {name!r}; entries: {', '.join(entries) or '(none)'}")
-        history = History(schedule_dir() / "history.sqlite")
-        with err.status(f"{name}: running {entries[name].flow} …"):
-            run_id = run_entry(entries[name], trigger="manual", history=history)
-        run = next(r for r in history.runs(name, limit=20) if r.id == run_id)
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
-    colour = "green" if run.status == "ok" else "red"
-    out.print(
-        f"[{colour}]{run.status}[/] {name} ({run.flow}) {run.output_dir or run.error}", highlight=False, soft_wrap=True
-    )
-    if run.status != "ok":
-        raise typer.Exit(1)
-
-
-@schedule_app.command("start")
-def schedule_start() -> None:
-    """Run the scheduler in the foreground until Ctrl-C."""
-    import signal
-
-    from .schedule.service import Scheduler
-
-    sched = Scheduler()
-    try:
-        enabled = sched.start()
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
-    signal.signal(signal.SIGTERM, lambda *a: sched.request_stop())
-    err.print(f"scheduler running with {len(enabled)} entr{'y' if len(enabled) == 1 else 'ies'}; Ctrl-C stops it")
-    for job_id, when in sorted(sched.next_runs().items()):
-        err.print(f"  {job_id}: next run {when}", highlight=False)
-    try:
-        while not sched.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        err.print("stopping: runs in progress are stopped and recorded as interrupted")
-    finally:
-        sched.stop()
-
-
-@schedule_app.command("history")
-def schedule_history(
-    name: str = typer.Argument(None, help="entry name (default: all)"),
-    limit: int = typer.Option(30, help="most recent runs to show"),
-) -> None:
-    """Past runs: start, end, status, error, output folder."""
-    try:
-        from .schedule.history import History
-        from .schedule.runner import schedule_dir
-
-        runs = History(schedule_dir() / "history.sqlite").runs(name, limit=limit)
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
-    table = Table(title="schedule history")
-    for col in ("#", "name", "flow", "trigger", "due", "start", "end", "status", "error / output"):
-        table.add_column(col)
-    colours = {
-        "ok": "green",
-        "failed": "red",
-        "timeout": "red",
-        "interrupted": "yellow",
-        "missed": "yellow",
-        "skipped": "yellow",
-        "running": "cyan",
-    }
-    for r in runs:
-        table.add_row(
-            str(r.id),
-            r.name,
-            r.flow,
-            r.trigger,
-            _when(r.scheduled_for),
-            _when(r.started),
-            _when(r.ended),
-            f"[{colours.get(r.status, 'white')}]{r.status}[/]",
-            r.error or r.output_dir,
         )
     out.print(table)
 

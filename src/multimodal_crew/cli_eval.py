@@ -1,0 +1,102 @@
+"""``mmcrew eval``: evaluations that print measured figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from .cli_console import _fail, _ingest_progress, err, out
+
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluations that print measured figures.")
+
+
+@eval_app.command("vision")
+def eval_vision(
+    dataset: Path = typer.Option(Path("bench/data/vision/items.jsonl"), "--dataset", help="JSONL of items"),
+    mode: str = typer.Option("both", help="two_stage, single or both"),
+    limit: int = typer.Option(0, help="first N items only (0: all)"),
+) -> None:
+    """Accuracy of the see flow: overall, per category, two-stage versus single-stage, latency."""
+    try:
+        from datetime import datetime
+
+        from .evals.vision import load_items, run_eval
+        from .settings import get_settings
+
+        items = load_items(dataset)[: limit or None]
+        modes = ["two_stage", "single"] if mode == "both" else [mode]
+        with err.status("eval vision …") as status:
+            report = run_eval(items, modes, progress=lambda m: status.update(f"eval vision: {m} …"))
+        folder = get_settings().outputs_path / "eval"
+        folder.mkdir(parents=True, exist_ok=True)
+        saved = folder / f"vision-{datetime.now():%Y%m%d-%H%M%S}.json"
+        saved.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    summary = report["summary"]
+    table = Table(title=f"vision eval: {len(items)} items ({get_settings().vision_model} + {get_settings().model})")
+    table.add_column("category")
+    for m in modes:
+        table.add_column(m)
+    for cat, by_mode in summary["by_category"].items():
+        table.add_row(cat, *[by_mode.get(m, "") for m in modes])
+    table.add_section()
+    for grp, by_mode in summary["by_group"].items():
+        table.add_row(grp, *[by_mode.get(m, "") for m in modes])
+    table.add_section()
+    for key in ("accuracy", "in_choices", "failed", "p50_s", "p95_s"):
+        table.add_row(key, *[str(summary["overall"][m][key]) for m in modes])
+    out.print(table)
+    out.print(f"saved {saved}", highlight=False, soft_wrap=True)
+
+
+@eval_app.command("rag")
+def eval_rag(
+    dataset: list[Path] = typer.Option(
+        ..., "--dataset", help="JSONL of questions (repeatable); no citations = unanswerable"
+    ),
+    docs: Path = typer.Option(None, "--docs", help="ingest this folder first (incremental)"),
+    limit: int = typer.Option(0, help="first N questions of each dataset (0: all)"),
+    retrieval_only: bool = typer.Option(False, "--retrieval-only", help="measure retrieval only (no model)"),
+) -> None:
+    """Gold page in the top 5, gold page cited, quotes verified, abstention, latency."""
+    try:
+        from datetime import datetime
+
+        from .evals.rag import load_questions, run_eval
+        from .settings import get_settings
+
+        if docs:
+            from .knowledge.ingest import ingest as run_ingest
+
+            progress, tell = _ingest_progress()
+            with progress:
+                run_ingest([docs], progress=tell)
+        items = [q for d in dataset for q in load_questions(d)[: limit or None]]
+        with err.status("eval rag …") as status:
+            report = run_eval(items, retrieval_only=retrieval_only,
+                              progress=lambda m: status.update(f"eval rag: {m} …"))  # fmt: skip
+        folder = get_settings().outputs_path / "eval"
+        folder.mkdir(parents=True, exist_ok=True)
+        saved = folder / f"rag-{datetime.now():%Y%m%d-%H%M%S}.json"
+        saved.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    s = report["summary"]
+    table = Table(title=f"rag eval: {s['questions']['answerable']} answerable, {s['questions']['unanswerable']} "
+                        f"unanswerable ({get_settings().model}, {get_settings().embedder} embedder)")  # fmt: skip
+    table.add_column("measure")
+    table.add_column("value")
+    for key, val in s.items():
+        if isinstance(val, dict) and "share" in val:
+            shown = "-" if val["share"] is None else f"{100 * val['share']:.1f}% ({val['count']}/{val['n']})"
+        else:
+            shown = json.dumps(val)
+        table.add_row(key, shown)
+    out.print(table)
+    out.print(f"saved {saved}", highlight=False, soft_wrap=True)

@@ -1,0 +1,137 @@
+"""``mmcrew schedule``: list, run, start and look back at scheduled flows."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from .cli_console import _fail, _when, err, out
+
+schedule_app = typer.Typer(no_args_is_help=True, help="Run flows on a schedule (config/schedules.yaml).")
+
+
+@schedule_app.command("list")
+def schedule_list() -> None:
+    """The entries of schedules.yaml, checked, with their next run time."""
+    try:
+        from datetime import datetime, timezone
+
+        from .schedule.service import current_entries, schedules_path
+
+        entries = current_entries()
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    table = Table(title=f"schedules ({schedules_path()})")
+    for col in ("name", "flow", "when", "tz", "enabled", "misfire", "max run", "next run"):
+        table.add_column(col)
+    now = datetime.now(timezone.utc)
+    for e in entries.values():
+        nxt = e.trigger().get_next_fire_time(None, now) if e.enabled else None
+        when = f"cron {e.cron}" if e.cron else f"every {e.interval}"
+        table.add_row(
+            e.name,
+            e.flow,
+            when,
+            e.timezone,
+            "yes" if e.enabled else "no",
+            e.misfire,
+            f"{e.max_runtime:g}s",
+            nxt.isoformat(timespec="seconds") if nxt else "",
+        )
+    out.print(table)
+
+
+@schedule_app.command("run")
+def schedule_run(name: str = typer.Argument(..., help="entry name")) -> None:
+    """Run one entry now (recorded in the history like a scheduled run)."""
+    try:
+        from .schedule.history import History
+        from .schedule.runner import run_entry, schedule_dir
+        from .schedule.service import current_entries
+
+        entries = current_entries()
+        if name not in entries:
+            from .errors import UserError
+
+            raise UserError(f"no schedule entry {name!r}; entries: {', '.join(entries) or '(none)'}")
+        history = History(schedule_dir() / "history.sqlite")
+        with err.status(f"{name}: running {entries[name].flow} …"):
+            run_id = run_entry(entries[name], trigger="manual", history=history)
+        run = next(r for r in history.runs(name, limit=20) if r.id == run_id)
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    colour = "green" if run.status == "ok" else "red"
+    out.print(
+        f"[{colour}]{run.status}[/] {name} ({run.flow}) {run.output_dir or run.error}", highlight=False, soft_wrap=True
+    )
+    if run.status != "ok":
+        raise typer.Exit(1)
+
+
+@schedule_app.command("start")
+def schedule_start() -> None:
+    """Run the scheduler in the foreground until Ctrl-C."""
+    import signal
+
+    from .schedule.service import Scheduler
+
+    sched = Scheduler()
+    try:
+        enabled = sched.start()
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    signal.signal(signal.SIGTERM, lambda *a: sched.request_stop())
+    err.print(f"scheduler running with {len(enabled)} entr{'y' if len(enabled) == 1 else 'ies'}; Ctrl-C stops it")
+    for job_id, when in sorted(sched.next_runs().items()):
+        err.print(f"  {job_id}: next run {when}", highlight=False)
+    try:
+        while not sched.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        err.print("stopping: runs in progress are stopped and recorded as interrupted")
+    finally:
+        sched.stop()
+
+
+@schedule_app.command("history")
+def schedule_history(
+    name: str = typer.Argument(None, help="entry name (default: all)"),
+    limit: int = typer.Option(30, help="most recent runs to show"),
+) -> None:
+    """Past runs: start, end, status, error, output folder."""
+    try:
+        from .schedule.history import History
+        from .schedule.runner import schedule_dir
+
+        runs = History(schedule_dir() / "history.sqlite").runs(name, limit=limit)
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    table = Table(title="schedule history")
+    for col in ("#", "name", "flow", "trigger", "due", "start", "end", "status", "error / output"):
+        table.add_column(col)
+    colours = {
+        "ok": "green",
+        "failed": "red",
+        "timeout": "red",
+        "interrupted": "yellow",
+        "missed": "yellow",
+        "skipped": "yellow",
+        "running": "cyan",
+    }
+    for r in runs:
+        table.add_row(
+            str(r.id),
+            r.name,
+            r.flow,
+            r.trigger,
+            _when(r.scheduled_for),
+            _when(r.started),
+            _when(r.ended),
+            f"[{colours.get(r.status, 'white')}]{r.status}[/]",
+            r.error or r.output_dir,
+        )
+    out.print(table)
