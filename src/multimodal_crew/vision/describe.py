@@ -210,16 +210,16 @@ def _columns(lines: list[TextLine]) -> list[str]:
     horizontal centre lies within that label's column (40% of the label spacing) is
     paired with it. Axis ticks at the left fall in no column and are left out.
     """
-    rows = _rows(lines)
-    if len(rows) < 2 or len(rows[-1]) < 3:
+    bottom, _ = _axis_labels(lines)
+    if not bottom:
         return []
-    bottom = rows[-1]
+    rest = [u for u in lines if u not in bottom]
     centres = [t.x + t.w / 2 for t in bottom]
     spacing = min(b - a for a, b in zip(centres, centres[1:], strict=False)) or 1
     out = []
     pairs = []
     for t, c in zip(bottom, centres, strict=True):
-        above = [u for row in rows[:-1] for u in row if _is_number(u.text) and abs(u.x + u.w / 2 - c) <= 0.4 * spacing]
+        above = [u for u in rest if _is_number(u.text) and abs(u.x + u.w / 2 - c) <= 0.4 * spacing]
         if above:
             out.append(f"{t.text}: " + ", ".join(u.text for u in sorted(above, key=lambda u: u.y)))
             if len(above) == 1:
