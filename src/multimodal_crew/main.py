@@ -13,6 +13,21 @@ import sys
 from . import _offline  # noqa: F401  (before crewai)
 
 
+def _write_status(flow: str, exit_code: int, error: str = "", result: object = None) -> None:
+    """Tell whoever started ``crewai run`` how the flow ended: ``crewai run`` itself exits 0 whatever
+    ``uv run kickoff`` did, so ``python -m multimodal_crew.crewai_run`` (``make run``) reads this file."""
+    import json
+    import os
+
+    path = os.environ.get("MMCREW_RUN_STATUS")
+    if not path:
+        return
+    output_dir = getattr(result, "output_dir", None)
+    data = {"flow": flow, "exit_code": exit_code, "error": error, "output_dir": str(output_dir) if output_dir else None}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+
+
 def _run(flow: str, argv: list[str]) -> None:
     from .cli import _fail, _show
     from .flows import run_flow
@@ -27,9 +42,11 @@ def _run(flow: str, argv: list[str]) -> None:
         try:
             _fail(e)
         except typer.Exit as ex:
+            _write_status(flow, ex.exit_code, f"{type(e).__name__}: {e}")
             sys.exit(ex.exit_code)
         return
     _show(flow, result, as_json=False)
+    _write_status(flow, 0, result=result)
 
 
 def kickoff() -> None:

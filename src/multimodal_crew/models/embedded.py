@@ -55,6 +55,9 @@ def _load_llama(path: str, n_ctx: int, n_threads: int, seed: int):
                 from ._fastgrammar import FastLlama
             except ImportError as e:  # pragma: no cover - depends on the install
                 raise ConfigError(f"llama-cpp-python is not installed ({e}); run: make setup") from None
+            from .selftest import check_build
+
+            check_build()  # AMX code or a CPU feature this machine lacks: a clear error, not SIGILL later
             try:
                 _LOADED[key] = FastLlama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False)
             except (ValueError, RuntimeError) as e:
