@@ -148,6 +148,20 @@ def ingest(
         raise typer.Exit(1 if not (report.added or report.replaced or report.unchanged) else 0)
 
 
+def _ingest_first() -> None:
+    """A fresh clone's first search, ask or research indexes the knowledge folder, with the ingest progress bar."""
+    from .knowledge.ingest import ingest_if_empty, open_store
+
+    store = open_store()
+    try:
+        if store.n_chunks() == 0:
+            progress, tell = _ingest_progress()
+            with progress:
+                ingest_if_empty(store, progress=tell)
+    finally:
+        store.close()
+
+
 @app.command()
 def kb() -> None:
     """List the ingested documents."""
@@ -180,6 +194,7 @@ def search(
     try:
         from .knowledge.retrieval import search as run_search
 
+        _ingest_first()
         hits = run_search(query, k, file or None)
     except (Exception, KeyboardInterrupt) as e:
         _fail(e)
@@ -202,6 +217,7 @@ def ask(
     try:
         from .flows import run_flow
 
+        _ingest_first()
         with err.status("ask: starting …") as status:
             result = run_flow("ask", {"question": question, "file": file},
                               progress=lambda msg: status.update(f"ask: {msg} …"))  # fmt: skip
@@ -226,6 +242,7 @@ def research(
     try:
         from .flows import run_flow
 
+        _ingest_first()
         with err.status("research: starting …") as status:
             result = run_flow("research", {"topic": topic, "audience": audience, "length": length, "tools": tools},
                               progress=lambda msg: status.update(f"research: {msg} …"))  # fmt: skip

@@ -101,12 +101,34 @@ def test_model_abstention_is_passed_on(retriever):
     assert r.abstained and r.answer == ABSTAIN_ANSWER and r.reason
 
 
-def test_empty_knowledge_base_is_a_clear_error(tmp_path):
+def _knowledge_dir(monkeypatch, folder):
+    from multimodal_crew.settings import get_settings
+
+    monkeypatch.setenv("MMCREW_KNOWLEDGE_DIR", str(folder))
+    get_settings(refresh=True)
+
+
+def test_empty_knowledge_base_and_folder_is_a_clear_error(tmp_path, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    _knowledge_dir(monkeypatch, tmp_path / "empty")
     emb = HashEmbedder()
-    with pytest.raises(EmptyKnowledgeError, match="knowledge base is empty"):
-        AskFlow(model=ScriptedModel(GOOD), retriever=Retriever(make_store(emb), emb)).kickoff(
-            inputs={"question": "anything?"}
-        )
+    model = ScriptedModel(GOOD)
+    with pytest.raises(EmptyKnowledgeError, match="knowledge base is empty.*mmcrew ingest"):
+        AskFlow(model=model, retriever=Retriever(make_store(emb), emb)).kickoff(inputs={"question": "anything?"})
+    assert model.requests == []  # before any model call
+
+
+def test_the_first_ask_ingests_the_knowledge_folder(tmp_path, monkeypatch):
+    shutil.copytree(FIX / "good", tmp_path / "knowledge")
+    _knowledge_dir(monkeypatch, tmp_path / "knowledge")
+    emb = HashEmbedder()
+    store = make_store(emb)
+    steps: list[str] = []
+    flow = AskFlow(model=ScriptedModel(GOOD), retriever=Retriever(store, emb), progress=steps.append)
+    r = flow.kickoff(inputs={"question": "When must the contractor replace the elevator B door sensors?"})
+    assert not r.abstained and r.citations[0].file == "contract.pdf"
+    assert {d.file for d in store.docs()} >= {"contract.pdf", "notes.md", "zh.md"}
+    assert steps[0].startswith("nothing indexed yet: ingesting") and any("contract.pdf" in m for m in steps)
 
 
 # -- the work-order guard -------------------------------------------------------------------

@@ -212,9 +212,14 @@ def test_a_topic_the_documents_do_not_cover_gets_no_invented_report(retriever):
     assert r.citations == 0 and model.llm.seen == [] and model.requests == []  # no model call at all
 
 
-def test_empty_knowledge_base(tmp_path):
+def test_empty_knowledge_base(tmp_path, monkeypatch):
+    from multimodal_crew.settings import get_settings
+
+    (tmp_path / "no-docs").mkdir()
+    monkeypatch.setenv("MMCREW_KNOWLEDGE_DIR", str(tmp_path / "no-docs"))  # nothing in it to ingest
+    get_settings(refresh=True)
     emb = HashEmbedder()
-    with pytest.raises(EmptyKnowledgeError, match="nothing to research"):
+    with pytest.raises(EmptyKnowledgeError, match="knowledge base is empty"):
         ResearchFlow(model=ScriptedRuntime([PLAN]), retriever=Retriever(make_store(emb), emb)).kickoff(
             inputs=dict(TOPIC)
         )

@@ -140,19 +140,15 @@ class AskFlow(MMFlow[AskState]):
         self._retriever = retriever
 
     def kickoff(self, inputs=None, **kwargs):
-        # An empty knowledge base is a clear error before any model loads.
+        # Nothing indexed yet: ingest the knowledge folder, or a clear error before any model loads.
         from ..knowledge.retrieval import get_retriever
+
+        from ..knowledge.ingest import ingest_if_empty, step_progress
 
         if self._retriever is None:
             self._retriever = get_retriever(self.settings)
         self._retriever.store.generation()  # opens the catalog
-        if self._retriever.store.n_chunks() == 0:
-            from ..knowledge.retrieval import EmptyKnowledgeError
-
-            raise EmptyKnowledgeError(
-                f"the knowledge base is empty: put documents in {self.settings.knowledge_path} "
-                "and run `mmcrew ingest` (or `mmcrew ingest PATH`)"
-            )
+        ingest_if_empty(self._retriever.store, self.settings, step_progress(self.step), self._retriever.embedder)
         return super().kickoff(inputs, **kwargs)
 
     @start()

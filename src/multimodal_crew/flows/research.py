@@ -128,14 +128,11 @@ class ResearchFlow(MMFlow[ResearchState]):
             (Path(self.state.staging_dir) / name).write_text(text, encoding="utf-8")
 
     def kickoff(self, inputs=None, **kwargs):
-        from ..knowledge.retrieval import EmptyKnowledgeError, get_retriever
+        from ..knowledge.ingest import ingest_if_empty, step_progress
+        from ..knowledge.retrieval import get_retriever
 
         self._retriever = self._retriever or get_retriever(self.settings)
-        if self._retriever.store.n_chunks() == 0:
-            raise EmptyKnowledgeError(
-                f"the knowledge base is empty, so there is nothing to research: put documents in "
-                f"{self.settings.knowledge_path} and run `mmcrew ingest`"
-            )
+        ingest_if_empty(self._retriever.store, self.settings, step_progress(self.step), self._retriever.embedder)
         self._t0 = time.perf_counter()
         try:
             return super().kickoff(inputs, **kwargs)

@@ -100,16 +100,11 @@ class WorkOrderFlow(MMFlow[WorkOrderState]):
     _tool: Any = PrivateAttr(default=None)
 
     def kickoff(self, inputs=None, **kwargs):
-        from ..knowledge.ingest import open_store
-        from ..knowledge.retrieval import EmptyKnowledgeError
+        from ..knowledge.ingest import ingest_if_empty, open_store, step_progress
 
         store = open_store(self.settings)
         try:
-            if store.n_chunks() == 0:
-                raise EmptyKnowledgeError(
-                    f"the knowledge base is empty: put documents in {self.settings.knowledge_path} "
-                    "and run `mmcrew ingest`"
-                )
+            ingest_if_empty(store, self.settings, step_progress(self.step))
         finally:
             store.close()
         return super().kickoff(inputs, **kwargs)

@@ -29,7 +29,7 @@ from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_document
 from .store import ChunkRecord, DocRecord, KnowledgeStore
 from .text import chunk_page
 
-__all__ = ["IngestReport", "ingest", "open_store", "scan"]
+__all__ = ["IngestReport", "ingest", "ingest_if_empty", "step_progress", "open_store", "scan"]
 
 Progress = Callable[[str, dict], None]
 
@@ -59,6 +59,41 @@ def open_store(settings: Settings | None = None, embedder_name: str | None = Non
     if embedder_name is None:
         embedder_name = embedder_name_for(s)
     return KnowledgeStore(store_dir(s.index_path, embedder_name), embedder_name)
+
+
+def ingest_if_empty(
+    store: KnowledgeStore, settings: Settings | None = None, progress: Progress | None = None, embedder=None
+) -> None:
+    """Before anything reads the knowledge base: when nothing is indexed yet (a fresh clone's first
+    ``ask``), ingest the knowledge folder; when there is still nothing, raise ``EmptyKnowledgeError``."""
+    from .retrieval import EmptyKnowledgeError
+
+    s = settings or get_settings()
+    if store.n_chunks() > 0:
+        return
+    folder = s.knowledge_path
+    if folder.is_dir() and any(p.is_file() and not p.name.startswith(".") for p in folder.rglob("*")):
+        ingest([folder], settings=s, store=store, progress=progress, embedder=embedder)
+    if store.n_chunks() == 0:
+        raise EmptyKnowledgeError(
+            f"the knowledge base is empty and {folder} holds no readable document: put documents there "
+            "and run `mmcrew ingest` (or `mmcrew ingest PATH`)"
+        )
+
+
+def step_progress(step: Callable[[str], None]) -> Progress:
+    """Ingestion events as one-line progress messages (for a flow's ``step``)."""
+    state = {"n": 0, "files": 0}
+
+    def tell(event: str, info: dict) -> None:
+        if event == "start":
+            state["files"] = info["files"]
+            step(f"nothing indexed yet: ingesting {info['files']} file(s) from the knowledge folder")
+        elif event == "file":
+            state["n"] += 1
+            step(f"ingesting {state['n']}/{state['files']}: {info['name']}")
+
+    return tell
 
 
 def embedder_name_for(s: Settings) -> str:
