@@ -141,9 +141,8 @@ class AskFlow(MMFlow[AskState]):
 
     def kickoff(self, inputs=None, **kwargs):
         # Nothing indexed yet: ingest the knowledge folder, or a clear error before any model loads.
-        from ..knowledge.retrieval import get_retriever
-
         from ..knowledge.ingest import ingest_if_empty, step_progress
+        from ..knowledge.retrieval import get_retriever
 
         if self._retriever is None:
             self._retriever = get_retriever(self.settings)
