@@ -123,6 +123,18 @@ def _model_works(s) -> tuple[str, bool | None, str]:
         return ("model works", False, str(e))
 
 
+def _built_by() -> str:
+    import json
+    import sys
+    from pathlib import Path
+
+    try:
+        stamp = json.loads((Path(sys.prefix) / "llama-build.json").read_text(encoding="utf-8"))
+        return f"built by scripts/build_llama.py ({stamp['policy']} policy, flags {stamp['key']})"
+    except (OSError, ValueError, KeyError):
+        return "not built by scripts/build_llama.py (run `make llama-rebuild` to build it that way)"
+
+
 def _embedded_rows(s, load_model: bool) -> list[tuple[str, bool | None, str]]:
     """The llama.cpp build (its CPU features, AMX off), its self-test in a child process, the model."""
     from .models.weights import MODELS, model_file
@@ -136,7 +148,7 @@ def _embedded_rows(s, load_model: bool) -> list[tuple[str, bool | None, str]]:
         return [("llama.cpp build", False, f"llama-cpp-python is not installed ({e}); run: make setup")]
     features = " ".join(k for k, v in build_features(info).items() if v)
     problems = build_problems(info)
-    rows.append(("llama.cpp build", not problems, "; ".join(problems) or f"CPU features: {features} (AMX off)"))
+    rows.append(("llama.cpp build", not problems, "; ".join(problems) or f"CPU features: {features} (AMX off); {_built_by()}"))
     if s.embedded_model not in MODELS:
         rows.append(("model file", False, f"unknown EMBEDDED_MODEL {s.embedded_model!r}; choose one of: {', '.join(MODELS)}"))
         return rows
