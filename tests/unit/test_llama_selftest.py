@@ -108,3 +108,14 @@ def test_kickoff_writes_its_status_for_the_wrapper(tmp_path, monkeypatch):
 
     data = json.loads(status.read_text())
     assert data["exit_code"] == 2 and data["flow"] == "report" and "YYYY-MM-DD" in data["error"]
+
+
+def test_a_library_that_dies_at_import_is_named_by_the_probe(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", f"{CRASHING}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    with pytest.raises(SelfTestError, match="SIGILL.*make llama-rebuild"):
+        selftest.probe_system_info()
+
+
+def test_the_probe_reads_the_installed_build():
+    info = selftest.probe_system_info()
+    assert info.startswith("CPU :") and "AVX2" in info

@@ -43,6 +43,7 @@ __all__ = [
     "tile_instruction_count",
     "run_selftest",
     "cached_selftest",
+    "probe_system_info",
 ]
 
 SELFTEST_TOKENS = 1100
@@ -143,6 +144,26 @@ def build_problems(info: str | None = None, flags: set[str] | None = None) -> li
     return problems
 
 
+def probe_system_info(timeout: float = 120.0) -> str:
+    """``system_info()`` read in a child process, so a library that cannot even load here (SIGILL at
+    import) is reported with its cause instead of killing the caller (``mmcrew doctor``)."""
+    cmd = [sys.executable, "-m", "multimodal_crew.models.selftest", "--info"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_child_env())
+    except subprocess.TimeoutExpired:
+        raise SelfTestError(f"loading llama.cpp did not finish in {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        last = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        if 0 < proc.returncode < 128 and last:
+            raise SelfTestError(f"llama.cpp could not be loaded: {last[-1].strip()}; run: make setup")
+        raise SelfTestError(_describe_death(proc.returncode))
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def _child_env() -> dict[str, str]:
+    return dict(os.environ, PYTHONFAULTHANDLER="")  # a crash is reported by its signal, not a traceback
+
+
 def check_build() -> None:
     """Raise ``SelfTestError`` before a model loads on a build that cannot run here."""
     problems = build_problems()
@@ -214,9 +235,8 @@ def run_selftest(model_path: Path, threads: int = 2, timeout: float = 300.0) -> 
     if not model_path.is_file():
         raise SelfTestError(f"no model file at {model_path}; run: make model")
     cmd = [sys.executable, "-m", "multimodal_crew.models.selftest", str(model_path), "--threads", str(threads)]
-    env = dict(os.environ, PYTHONFAULTHANDLER="")  # a crash is reported by its signal, not a traceback
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_child_env())
     except subprocess.TimeoutExpired:
         raise SelfTestError(
             f"the embedded model's self-test did not finish in {timeout:.0f} s (a {SELFTEST_TOKENS}-token prompt "
@@ -300,11 +320,19 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(description="llama.cpp self-test child: decode a long prompt, print JSON")
-    ap.add_argument("model")
+    ap.add_argument("model", nargs="?")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tokens", type=int, default=SELFTEST_TOKENS)
+    ap.add_argument("--info", action="store_true", help="only print llama_print_system_info()")
     a = ap.parse_args(argv)
-    if not Path(a.model).is_file():
+    if a.info:
+        try:
+            print(system_info(), flush=True)
+        except ImportError as e:
+            print(f"llama-cpp-python is not installed ({e})", file=sys.stderr)
+            return 2
+        return 0
+    if not a.model or not Path(a.model).is_file():
         print(f"no model file at {a.model}; run: make model", file=sys.stderr)
         return 2
     return _child(a.model, a.threads, a.tokens)
