@@ -1,25 +1,68 @@
-"""``mmcrew doctor``: each check is (name, ok, detail); ok is True, False, or None for information."""
+"""``mmcrew doctor``: each check is (name, ok, detail); ok is True, False, or None for information.
+
+Doctor never crashes: a check that raises becomes a FAIL row with a one-line detail.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 
 import yaml
 
 from ._offline import OFFLINE_ENV
 from .errors import MMCrewError
-from .settings import get_settings
+from .settings import ensure_dir, get_settings, state_folder_error
 
 __all__ = ["run_checks"]
 
+Row = tuple[str, bool | None, str]
+
+
+def _detail(e: BaseException) -> str:
+    """One line for a failed check: our own message as it is, anything else with its type."""
+    e = state_folder_error(e) or e
+    text = str(e) if isinstance(e, MMCrewError) else f"{type(e).__name__}: {e}"
+    return " ".join(text.split()) or type(e).__name__
+
+
+def _guarded(name: str, check: Callable[[], list[Row]]) -> list[Row]:
+    try:
+        return check()
+    except Exception as e:  # noqa: BLE001 - reported in the table
+        return [(name, False, _detail(e))]
+
 
 def run_checks(load_model: bool = True) -> list[tuple[str, bool | None, str]]:
-    s = get_settings()
-    rows: list[tuple[str, bool | None, str]] = []
-    rows.append(("model", None, s.model + (f" ({s.embedded_model})" if s.is_embedded else "")))
+    try:
+        s = get_settings()
+    except Exception as e:  # noqa: BLE001 - nothing else can be checked without settings
+        return [("settings", False, _detail(e)), *_guarded("offline", _offline_rows)]
+    rows: list[Row] = []
+    rows += _guarded("model", lambda: [("model", None, s.model + (f" ({s.embedded_model})" if s.is_embedded else ""))])
     rows.append(("state folder (MMCREW_HOME)", None, str(s.home_path)))
+    rows += _guarded("offline", _offline_rows)
+    rows += _guarded("storage writable", lambda: _storage_rows(s))
+    rows += _guarded("report data", lambda: _data_rows(s))
+    rows += _guarded("knowledge index", lambda: _knowledge_rows(s))
+    for rel in (
+        "inputs.yaml",
+        "report/agents.yaml",
+        "report/tasks.yaml",
+        "workorder/agents.yaml",
+        "workorder/tasks.yaml",
+    ):
+        rows += _guarded(f"config/{rel}", lambda rel=rel: _config_rows(s, rel))
+    rows += _guarded("vision backend", lambda: _vision_rows(s, load_model))
+    if s.is_embedded:
+        rows += _guarded("embedded runtime", lambda: _embedded_rows(s, load_model))
+    elif load_model:
+        rows += _guarded("model works", lambda: [_model_works(s)])
+    return rows
 
+
+def _offline_rows() -> list[Row]:
     off = [
         k
         for k in (
@@ -31,53 +74,50 @@ def run_checks(load_model: bool = True) -> list[tuple[str, bool | None, str]]:
         )
         if os.environ.get(k, "").lower() != OFFLINE_ENV[k].lower()
     ]
-    rows.append(
+    return [
         ("offline (telemetry, tracing, version check)", not off, "all off" if not off else "left on: " + ", ".join(off))
-    )
+    ]
 
-    try:
-        s.home_path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=s.home_path, prefix=".doctor-"):
-            pass
-        rows.append(("storage writable", True, str(s.home_path)))
-    except OSError as e:
-        rows.append(("storage writable", False, f"{s.home_path}: {e.strerror}"))
 
+def _storage_rows(s) -> list[Row]:
+    home = ensure_dir(s.home_path)
+    with tempfile.NamedTemporaryFile(dir=home, prefix=".doctor-"):
+        pass
+    return [("storage writable", True, str(home))]
+
+
+def _data_rows(s) -> list[Row]:
     data = s.knowledge_path / "daily_active_users.csv"
-    rows.append(("report data", data.is_file(), str(data) if data.is_file() else f"{data} missing"))
+    return [("report data", data.is_file(), str(data) if data.is_file() else f"{data} missing")]
 
+
+def _knowledge_rows(s) -> list[Row]:
+    from .knowledge.ingest import open_store
+
+    store = open_store(s)
     try:
-        from .knowledge.ingest import open_store
-
-        store = open_store(s)
         docs = store.docs()
-        rows.append(
-            (
-                "knowledge index",
-                None,
-                f"{len(docs)} documents, {store.n_chunks()} chunks, embedder {s.embedder} ({store.root})"
-                if docs
-                else f"empty: `mmcrew ingest` indexes {s.knowledge_path} (the first `mmcrew ask` does it for you)",
-            )
+        detail = (
+            f"{len(docs)} documents, {store.n_chunks()} chunks, embedder {s.embedder} ({store.root})"
+            if docs
+            else f"empty: `mmcrew ingest` indexes {s.knowledge_path} (the first `mmcrew ask` does it for you)"
         )
+    finally:
         store.close()
-    except MMCrewError as e:
-        rows.append(("knowledge index", False, str(e)))
+    return [("knowledge index", None, detail)]
 
-    for rel in (
-        "inputs.yaml",
-        "report/agents.yaml",
-        "report/tasks.yaml",
-        "workorder/agents.yaml",
-        "workorder/tasks.yaml",
-    ):
-        p = s.config_path / rel
-        try:
-            yaml.safe_load(p.read_text(encoding="utf-8"))
-            rows.append((f"config/{rel}", True, "parses"))
-        except (OSError, yaml.YAMLError) as e:
-            rows.append((f"config/{rel}", False, str(e).splitlines()[0]))
 
+def _config_rows(s, rel: str) -> list[Row]:
+    p = s.config_path / rel
+    try:
+        yaml.safe_load(p.read_text(encoding="utf-8"))
+        return [(f"config/{rel}", True, "parses")]
+    except (OSError, yaml.YAMLError) as e:
+        return [(f"config/{rel}", False, str(e).splitlines()[0])]
+
+
+def _vision_rows(s, load_model: bool) -> list[Row]:
+    rows: list[Row] = []
     if s.vision_model.strip().lower() == "offline":
         rows.append(
             (
@@ -94,7 +134,7 @@ def run_checks(load_model: bool = True) -> list[tuple[str, bool | None, str]]:
             _engine()
             rows.append(("OCR engine", True, "RapidOCR loaded (zh + en models from the wheel)"))
         except Exception as e:  # noqa: BLE001 - reported in the table
-            rows.append(("OCR engine", False, f"{type(e).__name__}: {e}"))
+            rows.append(("OCR engine", False, _detail(e)))
     else:
         rows.append(("vision backend", None, f"{s.vision_model} (images sent as base64 data URIs)"))
         if load_model:
@@ -104,23 +144,18 @@ def run_checks(load_model: bool = True) -> list[tuple[str, bool | None, str]]:
                 rows.append(
                     ("vision model works", True, get_runtime(s.model_copy(update={"model": s.vision_model})).check())
                 )
-            except MMCrewError as e:
-                rows.append(("vision model works", False, str(e)))
-
-    if s.is_embedded:
-        rows += _embedded_rows(s, load_model)
-    elif load_model:
-        rows.append(_model_works(s))
+            except Exception as e:  # noqa: BLE001 - reported in the table
+                rows.append(("vision model works", False, _detail(e)))
     return rows
 
 
-def _model_works(s) -> tuple[str, bool | None, str]:
+def _model_works(s) -> Row:
     try:
         from .models.runtime import get_runtime
 
         return ("model works", True, get_runtime(s).check())
-    except MMCrewError as e:
-        return ("model works", False, str(e))
+    except Exception as e:  # noqa: BLE001 - reported in the table
+        return ("model works", False, _detail(e))
 
 
 def _built_by() -> str:
@@ -140,12 +175,12 @@ def _embedded_rows(s, load_model: bool) -> list[tuple[str, bool | None, str]]:
     from .models.weights import MODELS, model_file
 
     rows: list[tuple[str, bool | None, str]] = []
-    try:
-        from .models.selftest import build_features, build_problems, system_info
+    from .models.selftest import build_features, build_problems, probe_system_info
 
-        info = system_info()
-    except ImportError as e:
-        return [("llama.cpp build", False, f"llama-cpp-python is not installed ({e}); run: make setup")]
+    try:
+        info = probe_system_info()  # in a child: a library that dies at load is a FAIL row, not a crash
+    except MMCrewError as e:
+        return [("llama.cpp build", False, str(e))]
     features = " ".join(k for k, v in build_features(info).items() if v)
     problems = build_problems(info)
     rows.append(("llama.cpp build", not problems, "; ".join(problems) or f"CPU features: {features} (AMX off); {_built_by()}"))
@@ -163,8 +198,8 @@ def _embedded_rows(s, load_model: bool) -> list[tuple[str, bool | None, str]]:
     try:
         result, cached = cached_selftest(path, s.home_path, s.threads)
         rows.append(("llama.cpp self-test", True, result.summary() + (" (earlier pass, same build and CPU)" if cached else "")))
-    except MMCrewError as e:
-        rows.append(("llama.cpp self-test", False, str(e)))
+    except Exception as e:  # noqa: BLE001 - reported in the table
+        rows.append(("llama.cpp self-test", False, _detail(e)))
         return rows
     rows.append(_model_works(s))
     return rows
