@@ -43,7 +43,7 @@ def docs(tmp_path) -> Path:
     [
         ("empty.txt", "empty file"),
         ("not_a_pdf.pdf", "not a PDF"),
-        ("truncated.pdf", "corrupt PDF"),
+        ("truncated.pdf", "corrupt PDF: truncated"),
         ("encrypted.pdf", "encrypted PDF"),
         ("scanned.pdf", "no text layer"),
         ("latin1.txt", "not UTF-8"),

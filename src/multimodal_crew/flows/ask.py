@@ -6,9 +6,11 @@ schema only admits files and pages that were retrieved. Validators then check th
 
 * an answer that does not abstain has at least one citation,
 * every cited (file, page) pair is one of the retrieved passages, and
-* every quote occurs in the text of the cited page (after whitespace normalisation).
+* every quote occurs in the text of the cited page (after whitespace normalisation), read
+  from the very document the passage came from (``page_reader``: by the hit's ``doc_id``).
 
-A question naming a word that occurs in no document (``Retriever.unknown_terms``) is
+A question too long to fit the model's context next to the passages is refused before
+any model loads (``max_question_chars``). A question naming a word that occurs in no document (``Retriever.unknown_terms``) is
 answered with an abstention before any model call (``MMCREW_ABSTAIN_UNKNOWN_TERMS``).
 A refused answer is retried with the reason fed back; if no attempt passes, the
 result is an explicit abstention ("the documents do not say") with the reason, never
@@ -18,18 +20,22 @@ and whatever it says, the validators still hold the answer to the cited pages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from crewai.flow.flow import listen, start
 from pydantic import BaseModel, Field, PrivateAttr, create_model
 
-from ..errors import StructuredOutputError
+from ..errors import InputError, StructuredOutputError
 from ..knowledge.retrieval import Hit
 from ..knowledge.text import closest_sentence, normalize, quote_in
 from ..models.structured import ValidationFailed, structured
 from .base import FlowInputs, MMFlow, OutputFlowState
 
-__all__ = ["AskFlow", "AskInputs", "AskResult", "Citation", "ABSTAIN_ANSWER", "check_citations"]
+__all__ = [
+    "AskFlow", "AskInputs", "AskResult", "Citation", "ABSTAIN_ANSWER", "check_citations", "check_question",
+    "max_question_chars", "page_reader",
+]  # fmt: skip
 
 ABSTAIN_ANSWER = "The documents do not say."
 MIN_QUOTE_CHARS = 12
@@ -45,6 +51,7 @@ class Citation(BaseModel):
     file: str
     page: int
     quote: str
+    doc_id: str = ""  # the cited document's id in the store (`mmcrew kb` names it by `file`)
 
 
 class AskResult(BaseModel):
@@ -53,7 +60,7 @@ class AskResult(BaseModel):
     citations: list[Citation]
     abstained: bool
     reason: str = ""  # why it abstained, when it did
-    retrieved: list[dict] = Field(default_factory=list)  # file, page, score of each passage
+    retrieved: list[dict] = Field(default_factory=list)  # file, page, score, doc_id of each passage
     attempts: int = 0
 
 
@@ -80,6 +87,35 @@ def answer_model(hits: list[Hit]) -> type[BaseModel]:
         answer=(str, Field(..., description="the answer, from the quoted text only")),
         abstained=(bool, ...),
     )
+
+
+def max_question_chars(settings) -> int:
+    """The longest question ``ask`` takes: a quarter of the model's context, counting one token per
+    character (Chinese comes close to that), so the passages, the instructions and the reply fit
+    in the rest. A longer one would load the model only to overflow its context."""
+    return max(settings.n_ctx // 4, 200)
+
+
+def check_question(question: str, settings) -> None:
+    """Raise ``InputError`` for a question that cannot fit the model's context."""
+    limit = max_question_chars(settings)
+    if len(question) > limit:
+        raise InputError(
+            f"the question is {len(question):,} characters long; at most {limit:,} fit the model's context "
+            f"(a quarter of MMCREW_N_CTX={settings.n_ctx} tokens): shorten it"
+        )
+
+
+def page_reader(hits: list[Hit], store) -> Callable[[str, int], str | None]:
+    """``page_text(file, page)`` that reads the document a hit named ``file`` came from (by its
+    ``doc_id``), so a citation is checked against the very document it names; other names are
+    looked up as they are (display names are unique in a store)."""
+    ids = {h.file: h.doc_id for h in hits if getattr(h, "doc_id", "")}
+
+    def read(file: str, page: int) -> str | None:
+        return store.page_text(file, page, ids.get(file))
+
+    return read
 
 
 def check_citations(reply, hits: list[Hit], page_text) -> None:
@@ -144,6 +180,7 @@ class AskFlow(MMFlow[AskState]):
         from ..knowledge.ingest import ingest_if_empty, step_progress
         from ..knowledge.retrieval import get_retriever
 
+        check_question(str((inputs or {}).get("question") or ""), self.settings)
         if self._retriever is None:
             self._retriever = get_retriever(self.settings)
         self._retriever.store.generation()  # opens the catalog
@@ -160,7 +197,7 @@ class AskFlow(MMFlow[AskState]):
     def answer(self) -> AskResult:
         s = self.state
         hits = self._hits
-        retrieved = [{"file": h.file, "page": h.page, "score": round(h.score, 5)} for h in hits]
+        retrieved = [{"file": h.file, "page": h.page, "score": round(h.score, 5), "doc_id": h.doc_id} for h in hits]
         if not hits:
             s.result = AskResult(
                 question=s.question, answer=ABSTAIN_ANSWER, citations=[], abstained=True,
@@ -188,11 +225,11 @@ class AskFlow(MMFlow[AskState]):
             nonlocal attempts
             attempts = n
 
-        store = self._retriever.store
+        read = page_reader(hits, self._retriever.store)
         try:
             reply = structured(
                 self.model, messages, Model,
-                validators=[lambda r: check_citations(r, hits, store.page_text)], on_attempt=count,
+                validators=[lambda r: check_citations(r, hits, read)], on_attempt=count,
             )  # fmt: skip
         except StructuredOutputError as e:
             s.result = AskResult(
@@ -208,10 +245,14 @@ class AskFlow(MMFlow[AskState]):
                 reason="the model found no answer in the passages", retrieved=retrieved, attempts=attempts,
             )  # fmt: skip
         else:
+            ids = {h.file: h.doc_id for h in hits}
             s.result = AskResult(
                 question=s.question,
                 answer=reply.answer.strip(),
-                citations=[Citation(file=c.file, page=c.page, quote=c.quote.strip()) for c in reply.citations],
+                citations=[
+                    Citation(file=c.file, page=c.page, quote=c.quote.strip(), doc_id=ids.get(c.file, ""))
+                    for c in reply.citations
+                ],
                 abstained=False,
                 retrieved=retrieved,
                 attempts=attempts,

@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from ..errors import InputError, StructuredOutputError
 from ..models.structured import structured
+from .ask import page_reader
 from .base import FlowInputs, MMFlow, OutputFlowState
 from .research_checks import (
     add_missing_sources,
@@ -244,8 +245,8 @@ class ResearchFlow(MMFlow[ResearchState]):
         parsed = self._parse(output, Findings, "findings")
         if isinstance(parsed, tuple):
             return parsed
-        store = self._retriever.store
-        pages = {fp: store.page_text(*fp) or "" for fp in sorted(self._found())}
+        read = page_reader(self._search.found, self._retriever.store)  # the documents the search returned
+        pages = {fp: read(*fp) or "" for fp in sorted(self._found())}
         verified, refused, notes = verify_findings(parsed.findings, pages)
         for note in notes:
             self.log("flow", note)

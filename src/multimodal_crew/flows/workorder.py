@@ -49,8 +49,10 @@ class WorkOrderState(OutputFlowState):
 
 
 _EXT = r"pdf|docx|xlsx|txt|md|csv|json"
+# a file name may hold folders (``DIR_B/notes.txt``: display names are made unique that way) and
+# backslash escapes (``caf\xe9.txt``: a name that is not UTF-8)
 _REF = re.compile(
-    rf"(?:([\w\-. ]+?\.(?:{_EXT}))\s*,?\s*)?\b(?:p|pp|pg|page)\.?\s*(\d+)(?:\s*[-–]\s*(\d+))?", re.IGNORECASE
+    rf"(?:([\w\-. /\\]+?\.(?:{_EXT}))\s*,?\s*)?\b(?:p|pp|pg|page)\.?\s*(\d+)(?:\s*[-–]\s*(\d+))?", re.IGNORECASE
 )
 
 
@@ -130,13 +132,14 @@ class WorkOrderFlow(MMFlow[WorkOrderState]):
         from crewai import Agent, Crew, Task
 
         from ..knowledge.retrieval import get_retriever
+        from .ask import page_reader
 
         s = self.state
-        store = get_retriever(self.settings).store
+        read = page_reader(self._tool.found, get_retriever(self.settings).store)
         found = {(h.file, h.page) for h in self._tool.found}
 
         def exists(file: str, page: int) -> bool:
-            return store.page_text(file, page) is not None
+            return read(file, page) is not None  # in the very document the research found
 
         problems = check_email(s.email, found, exists)
         if problems and found:

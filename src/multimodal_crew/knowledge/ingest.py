@@ -4,9 +4,14 @@
 >>> report.added, report.unchanged, report.failed
 (['plan.pdf'], [], [('scan.pdf', 'no text layer on any page (a scanned PDF?) ...')])
 
-* A file is identified by its resolved path; its content by SHA-256. Unchanged files
-  are skipped without being opened by a parser; changed files are replaced; files
-  that were ingested from a folder and have since disappeared are removed.
+* A file is identified by its resolved path; its content by SHA-256 and the chunk
+  settings (``MMCREW_CHUNK_SIZE``/``_OVERLAP``) it was cut with. Unchanged files are
+  skipped without being opened by a parser; changed files, and all files after the
+  chunk settings change, are replaced; files that were ingested from a folder, or
+  named directly, and have since disappeared are removed.
+* Its display name (what citations show) is its path relative to the folder given,
+  made unique in the store (``DIR_B/notes.txt`` next to another ``notes.txt``). A file
+  name that is not valid UTF-8 is kept losslessly with its odd bytes written ``\\xe9``.
 * A file whose content another document already has (a copy under another name)
   reuses that document's vectors instead of embedding again.
 * Each file is committed on its own (see ``store``): an interruption leaves every
@@ -26,10 +31,12 @@ from pathlib import Path
 from ..errors import InputError
 from ..settings import Settings, get_settings
 from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_document
-from .store import ChunkRecord, DocRecord, KnowledgeStore
+from .store import ChunkRecord, DocRecord, KnowledgeStore, printable
 from .text import chunk_page
 
-__all__ = ["IngestReport", "ingest", "ingest_if_empty", "step_progress", "open_store", "scan"]
+CHUNKER = "v1"  # bump when chunk_page cuts differently: every document is then re-chunked
+
+__all__ = ["IngestReport", "ingest", "ingest_if_empty", "step_progress", "open_store", "scan", "document_id"]
 
 Progress = Callable[[str, dict], None]
 
@@ -112,7 +119,7 @@ def embedder_name_for(s: Settings) -> str:
 
 def scan(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[Path], list[str]]:
     """(files with their display name, folders scanned, ignored names). The display name is the path
-    relative to the folder given, or the bare name for a file given directly."""
+    relative to the folder given, or the bare name for a file given directly, in ``printable`` form."""
     files: list[tuple[Path, str]] = []
     folders: list[Path] = []
     ignored: list[str] = []
@@ -126,12 +133,36 @@ def scan(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[Path], lis
                 if any(part.startswith(".") for part in f.relative_to(p).parts) or not f.is_file():
                     continue
                 if f.suffix.lower() in SUPPORTED_SUFFIXES:
-                    files.append((f, f.relative_to(p).as_posix()))
+                    files.append((f, printable(f.relative_to(p).as_posix())))
                 else:
-                    ignored.append(f.relative_to(p).as_posix())
+                    ignored.append(printable(f.relative_to(p).as_posix()))
         else:
-            files.append((p, p.name))
+            files.append((p, printable(p.name)))
     return files, folders, ignored
+
+
+def path_key(path: Path) -> str:
+    """How the store knows a file: its resolved path, printable (see ``store.printable``)."""
+    return printable(str(Path(path).expanduser().resolve()))
+
+
+def _gone(store: KnowledgeStore, paths: list[Path]) -> list[DocRecord]:
+    """Indexed documents at paths given directly that no longer exist (a file, or a folder's files):
+    naming a deleted file removes it. A path that neither exists nor is indexed is a typo."""
+    out: list[DocRecord] = []
+    docs = None
+    for p in paths:
+        key = path_key(p)
+        found = store.doc_by_path(key)
+        if found is not None:
+            out.append(found)
+            continue
+        docs = store.docs() if docs is None else docs
+        inside = [d for d in docs if d.path.startswith(key.rstrip("/") + "/")]
+        if not inside:
+            raise InputError(f"no such file or folder: {p} (and nothing indexed from there); check the path")
+        out.extend(inside)
+    return list({d.doc_id: d for d in out}.values())
 
 
 def _sha256(path: Path) -> str:
@@ -153,20 +184,30 @@ def ingest(
     """Ingest files and folders (default: the knowledge folder). ``progress(event, info)`` is told
     about each file (``file``), each embedded batch (``chunks``) and the end (``done``)."""
     s = settings or get_settings()
-    paths = [Path(p) for p in paths] if paths else [s.knowledge_path]
+    paths = [Path(p).expanduser() for p in paths] if paths else [s.knowledge_path]
     started = time.perf_counter()
-    files, folders, ignored = scan(paths)
+    missing = [p for p in paths if not p.exists()]
+    files, folders, ignored = scan([p for p in paths if p.exists()])
     own_store = store is None
     store = store or open_store(s)
     report = IngestReport(store=str(store.root), ignored=ignored)
     tell = progress or (lambda event, info: None)
-    store.lock()
+    try:
+        gone = _gone(store, missing)
+        store.lock()
+    except BaseException:
+        if own_store:
+            store.close()
+        raise
     try:
         store.collect_garbage()
+        for doc in gone:
+            store.remove_doc(doc.doc_id)
+            report.removed.append(doc.file)
         tell("start", {"files": len(files)})
         seen: set[str] = set()
         for path, name in files:
-            key = str(path.resolve())
+            key = path_key(path)
             seen.add(key)
             tell("file", {"name": name})
             try:
@@ -194,6 +235,29 @@ def ingest(
     return report
 
 
+def document_id(key: str, sha: str, s: Settings) -> str:
+    """A document is its path, its content and how it was cut into chunks: changing
+    ``MMCREW_CHUNK_SIZE`` or ``_OVERLAP`` makes every document a new one, so the unchanged
+    check re-chunks it and the commit retires the old chunks and vectors."""
+    raw = f"{key}\0{sha}\0{CHUNKER}:{s.chunk_size}:{s.chunk_overlap}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+
+def _reusable(store: KnowledgeStore, sha: str, chunks: list[ChunkRecord]):
+    """The vectors of an indexed copy of this content cut into the same chunks, in chunk order
+    (None if there is none): equal content and equal spans are equal texts."""
+    spans = [(c.page, c.start, c.end) for c in chunks]
+    for twin in store.docs_by_sha(sha):
+        if twin.n_chunks != len(chunks) or store.chunk_spans(twin.doc_id) != spans:
+            continue
+        ids, vecs = store.vectors_of(twin.doc_id)
+        order = {cid: i for i, cid in enumerate(ids)}
+        wanted = [f"{twin.doc_id}:{c.seq}" for c in chunks]
+        if all(w in order for w in wanted):
+            return vecs[[order[w] for w in wanted]]
+    return None
+
+
 def _ingest_one(store, path, key, name, s, embedder, report, tell) -> None:
     max_bytes = int(s.max_file_mb * 1e6)
     try:
@@ -207,11 +271,12 @@ def _ingest_one(store, path, key, name, s, embedder, report, tell) -> None:
     except OSError as e:
         raise DocumentError(f"cannot read the file ({e.strerror})") from None
     old = store.doc_by_path(key)
-    if old and old.sha256 == sha and old.file == name:
+    name = store.unique_name(key, name, printable(str(path.absolute())))
+    doc_id = document_id(key, sha, s)
+    if old and old.doc_id == doc_id and old.file == name:
         report.unchanged.append(name)
         return
     doc = load_document(path, max_bytes=max_bytes)
-    doc_id = hashlib.sha256(f"{key}\0{sha}".encode()).hexdigest()[:20]
     chunks: list[ChunkRecord] = []
     for page in doc.pages:
         for span in chunk_page(page.text, s.chunk_size, s.chunk_overlap):
@@ -223,17 +288,11 @@ def _ingest_one(store, path, key, name, s, embedder, report, tell) -> None:
     if not chunks:
         raise DocumentError("no text to index")
     store.begin_doc(doc_id)
-    twin = store.doc_by_sha(sha)
-    reused = False
-    if twin is not None and twin.n_chunks == len(chunks):
-        ids, vecs = store.vectors_of(twin.doc_id)
-        order = {cid: i for i, cid in enumerate(ids)}
-        if len(order) == len(chunks):
-            vecs = vecs[[order[f"{twin.doc_id}:{c.seq}"] for c in chunks]]
-            store.add_vectors(chunks, name, vecs)
-            report.chunks_reused += len(chunks)
-            reused = True
-    if not reused:
+    vecs = _reusable(store, sha, chunks)
+    if vecs is not None:
+        store.add_vectors(chunks, vecs)
+        report.chunks_reused += len(chunks)
+    else:
         if embedder is None:
             from .embedder import get_embedder
 
@@ -241,7 +300,7 @@ def _ingest_one(store, path, key, name, s, embedder, report, tell) -> None:
         batch = 64
         for i in range(0, len(chunks), batch):
             part = chunks[i : i + batch]
-            store.add_vectors(part, name, embedder.embed([c.text for c in part]))
+            store.add_vectors(part, embedder.embed([c.text for c in part]))
             report.chunks_embedded += len(part)
             tell("chunks", {"name": name, "done": min(i + batch, len(chunks)), "total": len(chunks), "n": len(part)})
     rec = DocRecord(doc_id, key, name, sha, path.stat().st_size, doc.kind, len(doc.pages), len(chunks), time.time())

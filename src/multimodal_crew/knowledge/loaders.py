@@ -5,8 +5,8 @@
 (1, 'Northwind Health Plus ...')
 
 Every failure is a ``DocumentError`` whose message is the reason, in words a user
-can act on: corrupt, encrypted, empty, scanned (no text layer), not what its name
-says, too large, not UTF-8. Ingestion reports it and goes on with the next file.
+can act on: corrupt, truncated, encrypted, empty, scanned (no text layer), not what
+its name says, too large, not UTF-8. Ingestion reports it and goes on with the next file.
 
 Pages are 1-based. Formats without pages (TXT, MD, CSV, JSON, DOCX) are one page;
 an XLSX workbook has one page per sheet.
@@ -116,16 +116,36 @@ def _decode(data: bytes) -> str:
         ) from None
 
 
+TRUNCATED_PDF = (
+    "corrupt PDF: truncated (the file stops before its end-of-file marker: an interrupted download or copy?); "
+    "get a complete copy of it"
+)
+
+
+def _pdf_ends(path: Path) -> bool:
+    """Whether the file ends the way every complete PDF does, with ``%%EOF`` (give or take trailing
+    bytes some writers add). A cut-off file does not, whatever MuPDF manages to repair."""
+    with path.open("rb") as f:
+        f.seek(max(path.stat().st_size - 2048, 0))
+        return b"%%EOF" in f.read()
+
+
 def _pdf(path: Path) -> list[Page]:
+    """The pages' text. A cut-off file is refused as truncated even when MuPDF repairs part of it:
+    its missing pages or page contents would otherwise be indexed as empty, or the whole file
+    described as a scan."""
     import pymupdf
 
     pymupdf.TOOLS.mupdf_display_errors(False)
     pymupdf.TOOLS.mupdf_display_warnings(False)
+    complete = _pdf_ends(path)
     try:
         doc = pymupdf.open(path, filetype="pdf")
     except Exception as e:  # noqa: BLE001 - pymupdf raises several types for damaged files
-        raise DocumentError(f"corrupt PDF ({_short(e)})") from None
+        raise DocumentError(TRUNCATED_PDF if not complete else f"corrupt PDF ({_short(e)})") from None
     try:
+        if doc.is_repaired and not complete:
+            raise DocumentError(TRUNCATED_PDF)
         if doc.needs_pass:
             raise DocumentError("encrypted PDF (it needs a password); save an unencrypted copy to ingest it")
         if doc.page_count == 0:
@@ -137,6 +157,8 @@ def _pdf(path: Path) -> list[Page]:
             except Exception as e:  # noqa: BLE001
                 raise DocumentError(f"corrupt PDF: page {i + 1} cannot be read ({_short(e)})") from None
             pages.append(Page(i + 1, text))
+        if doc.is_repaired and not any(p.text.strip() for p in pages):
+            raise DocumentError("corrupt PDF: damaged (MuPDF repaired it but recovered no text); get a good copy")
         return pages
     finally:
         doc.close()

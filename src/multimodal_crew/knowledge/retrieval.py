@@ -6,8 +6,10 @@
 
 Each list contributes ``1 / (60 + rank)`` (Cormack et al., 2009) for its top
 ``depth`` chunks; only chunks the catalog holds are returned, so vectors of a
-half-ingested file are never seen. ``file=`` restricts both searches to one
-document.
+half-ingested file are never seen, and the vector search looks past as many
+nearest vectors as there are uncommitted ones, so they cannot crowd out the
+committed. ``file=`` (a display name, unique in the store, or a document id)
+restricts both searches to that one document. Each hit carries its ``doc_id``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Hit:
     end: int
     vector_rank: int | None = None
     keyword_rank: int | None = None
+    doc_id: str = ""  # the document's id in the store: a citation reads exactly this document
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -63,14 +66,14 @@ class Retriever:
             self._embedder = get_embedder(self._settings)
         return self._embedder
 
-    def keyword(self, query: str, n: int, file: str | None = None) -> list[str]:
-        ret, ids, files = self.store.bm25()
+    def keyword(self, query: str, n: int, doc_id: str | None = None) -> list[str]:
+        ret, ids, docs = self.store.bm25()
         if ret is None or len(ids) == 0:
             return []
         toks = [t for t in tokenize(query) if t in ret.vocab_dict]
         if not toks:
             return []
-        mask = (files == file).astype(np.float32) if file else None
+        mask = (docs == doc_id).astype(np.float32) if doc_id else None
         scores = ret.get_scores(toks, weight_mask=mask)
         n = min(n, len(scores))
         top = np.argpartition(-scores, n - 1)[:n]
@@ -92,15 +95,26 @@ class Retriever:
         stems = self._stems[1]
         return [t for t in content_terms(query) if t not in ret.vocab_dict and stem(t) not in stems]
 
-    def vector(self, query: str, n: int, file: str | None = None) -> list[str]:
-        count = self.store.collection.count()
+    def vector(self, query: str, n: int, doc_id: str | None = None) -> list[str]:
+        """The ``n`` nearest committed chunks. Vectors Chroma holds beyond the catalog's chunks
+        (a running or interrupted ingestion's, a retired document's not yet collected) may all be
+        nearer than the first committed one, so the query reaches that many further."""
+        count = self.store.vector_count()
         if count == 0:
             return []
+        extra = max(0, count - self.store.n_chunks())
         q = self.embedder.embed([query])
-        res = self.store.collection.query(
-            query_embeddings=q, n_results=min(n, count), where={"file": file} if file else None, include=[]
-        )
-        return list(res["ids"][0])
+        ids = self.store.query_vectors(q, min(n + extra, count), doc_id)
+        committed = self.store.committed(ids)
+        return [cid for cid in ids if cid in committed][:n]
+
+    def document(self, file: str):
+        """The document a ``file=`` filter names: its display name (unique) or its id."""
+        doc = self.store.doc_by_file(file) or self.store.doc(file)
+        if doc is None:
+            known = ", ".join(sorted(d.file for d in self.store.docs())[:10])
+            raise InputError(f"no ingested document is named {file!r}; use a name `mmcrew kb` lists: {known}")
+        return doc
 
     def search(self, query: str, k: int = 5, file: str | None = None) -> list[Hit]:
         if not query.strip():
@@ -109,17 +123,15 @@ class Retriever:
             raise EmptyKnowledgeError(
                 "the knowledge base is empty: put documents in the knowledge folder and run `mmcrew ingest`"
             )
-        if file and not any(d.file == file for d in self.store.docs()):
-            known = ", ".join(sorted({d.file for d in self.store.docs()})[:10])
-            raise InputError(f"no ingested document is named {file!r}; known: {known}")
-        vec = self.vector(query, self.depth, file)
-        kw = self.keyword(query, self.depth, file)
+        doc_id = self.document(file).doc_id if file else None
+        vec = self.vector(query, self.depth, doc_id)
+        kw = self.keyword(query, self.depth, doc_id)
         fused: dict[str, float] = {}
         for ranks in (vec, kw):
             for r, cid in enumerate(ranks):
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + r + 1)
         order = sorted(fused, key=fused.get, reverse=True)
-        records = self.store.chunks(order[: k * 3])  # orphans (not in the catalog) drop out here
+        records = self.store.chunks(order)  # a chunk retired since the search began drops out here
         vrank = {c: i + 1 for i, c in enumerate(vec)}
         krank = {c: i + 1 for i, c in enumerate(kw)}
         hits: list[Hit] = []
@@ -142,6 +154,7 @@ class Retriever:
                     rec.end,
                     vrank.get(cid),
                     krank.get(cid),
+                    rec.doc_id,
                 )
             )
             if len(hits) == k:

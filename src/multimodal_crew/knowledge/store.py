@@ -13,6 +13,11 @@ in Chroma. Vectors written before an interruption are listed in ``pending`` and
 removed by the next ingestion; vectors of replaced or deleted documents are
 listed in ``garbage`` in the same transaction that retires them. Retrieval only
 returns chunks that the catalog holds, so a half-ingested file is never seen.
+
+A document's display name (``file``, what citations show) is unique in the store: a
+name that another path already has gets as many parent folders in front as make it
+differ (``DIR_B/notes.txt``). Every read of a document's pages goes by its id or that
+unique name, so a citation always reads the document it names.
 """
 
 from __future__ import annotations
@@ -25,16 +30,17 @@ import re
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from ..errors import ConfigError, UserError
 from .text import tokenize
 
-__all__ = ["KnowledgeStore", "DocRecord", "ChunkRecord", "StoreBusyError", "store_dir"]
+__all__ = ["KnowledgeStore", "DocRecord", "ChunkRecord", "StoreBusyError", "store_dir", "name_candidates", "printable"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -52,6 +58,9 @@ CREATE TABLE IF NOT EXISTS pending (doc_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS garbage (doc_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# created after older catalogs have had their duplicate display names made unique (``_migrate``)
+UNIQUE_NAMES = "CREATE UNIQUE INDEX IF NOT EXISTS docs_file_unique ON docs(file)"
+BM25_FORMAT = 2  # ids.npy + docs.npy (the document id of each chunk)
 
 
 class StoreBusyError(UserError):
@@ -82,6 +91,32 @@ class ChunkRecord:
     text: str
 
 
+def printable(text: str) -> str:
+    """``text`` with the bytes of a file name that is not valid UTF-8 (surrogate escapes from
+    ``os.fsdecode``) written as ``\\xe9``: SQLite, Chroma and the terminal all refuse surrogates."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def name_candidates(name: str, path: str) -> Iterator[str]:
+    """``name``, then ``name`` with one, two, ... of the folders above it in ``path`` in front,
+    then ``path`` itself: the display names a document may take, shortest first."""
+    yield name
+    parts = PurePosixPath(path).parts
+    depth = len(PurePosixPath(name).parts)
+    above = [p for p in parts[: max(len(parts) - depth, 0)] if p != "/"]
+    for i in range(1, len(above) + 1):
+        yield "/".join([*above[-i:], name])
+    yield path
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:200] or type(e).__name__
+
+
 def store_dir(index_root: Path, embedder_name: str) -> Path:
     """A folder name that is safe whatever the embedder is called, and unique to it (hashed)."""
     slug = re.sub(r"[^A-Za-z0-9]+", "-", embedder_name).strip("-")[:40] or "embedder"
@@ -92,25 +127,72 @@ class KnowledgeStore:
     def __init__(self, root: Path, embedder_name: str):
         self.root = Path(root)
         self.embedder_name = embedder_name
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            self.root / "catalog.sqlite", timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
         try:
-            self._db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as e:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
             raise ConfigError(
-                f"the knowledge catalog {self.root / 'catalog.sqlite'} is damaged ({e}); move the folder aside "
-                f"(mv {self.root} {self.root}.broken) and run `mmcrew ingest` again"
+                f"cannot create the knowledge index folder {self.root} ({e.strerror}); "
+                "set MMCREW_HOME to a folder you can write to"
             ) from None
-        self._check_embedder()
+        self._db = self._open_catalog()
         self._collection = None
         self._lock_fd: int | None = None
         self._bm25 = None  # (generation, retriever, chunk_ids array)
 
+    def damaged(self, what: str, e: BaseException) -> ConfigError:
+        """The one-line error for a part of the index that cannot be read: the whole folder goes
+        aside, since the catalog and the vectors only make sense together."""
+        return ConfigError(
+            f"the knowledge {what} in {self.root} is damaged ({_one_line(e)}); move the folder aside with "
+            f"`mv {self.root} {self.root}.broken` and run `mmcrew ingest` again"
+        )
+
+    def _open_catalog(self) -> sqlite3.Connection:
+        """Every failure to open the catalog (not a database, a damaged page, a folder in its place)
+        is a ``ConfigError``, the first statement included: SQLite only reads the file then."""
+        db = None
+        try:
+            db = sqlite3.connect(
+                self.root / "catalog.sqlite", timeout=30, isolation_level=None, check_same_thread=False
+            )
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+            self._migrate(db)
+            self._db = db
+            self._check_embedder()
+            return db
+        except sqlite3.Error as e:
+            if db is not None:
+                db.close()
+            raise self.damaged("catalog (catalog.sqlite)", e) from None
+
     # -- housekeeping -------------------------------------------------------------------
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        """Give documents of an older catalog that share a display name unique names, then let
+        SQLite keep them unique."""
+        dupes = db.execute("SELECT file FROM docs GROUP BY file HAVING COUNT(*) > 1 LIMIT 1").fetchone()
+        if dupes:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                taken = {r[0] for r in db.execute("SELECT file FROM docs")}
+                seen: set[str] = set()
+                for doc_id, path, file in db.execute(
+                    "SELECT doc_id, path, file FROM docs ORDER BY ingested_at, path"
+                ).fetchall():
+                    if file in seen:
+                        new = next(c for c in name_candidates(file, path) if c not in taken)
+                        db.execute("UPDATE docs SET file=? WHERE doc_id=?", (new, doc_id))
+                        taken.add(new)
+                        file = new
+                    seen.add(file)
+                self._bump(db)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        db.execute(UNIQUE_NAMES)
+
     def _check_embedder(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key='embedder'").fetchone()
         if row is None:
@@ -124,14 +206,40 @@ class KnowledgeStore:
             import chromadb
             from chromadb.config import Settings as ChromaSettings
 
-            client = chromadb.PersistentClient(
-                path=str(self.root / "chroma"),
-                settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-            )
-            self._collection = client.get_or_create_collection(
-                "chunks", metadata={"hnsw:space": "cosine"}, embedding_function=None
-            )
+            try:
+                client = chromadb.PersistentClient(
+                    path=str(self.root / "chroma"),
+                    settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
+                )
+                self._collection = client.get_or_create_collection(
+                    "chunks", metadata={"hnsw:space": "cosine"}, embedding_function=None
+                )
+            except Exception as e:  # noqa: BLE001 - Chroma raises its own, SQLite's and OS errors here
+                raise self.damaged("vectors (chroma/)", e) from None
         return self._collection
+
+    @contextmanager
+    def _vectors(self) -> Iterator:
+        """The collection, with Chroma's errors (a damaged HNSW segment shows up on first use, not
+        at open) turned into the one-line ``ConfigError``."""
+        from chromadb.errors import ChromaError
+
+        collection = self.collection
+        try:
+            yield collection
+        except ChromaError as e:
+            raise self.damaged("vectors (chroma/)", e) from None
+
+    def vector_count(self) -> int:
+        with self._vectors() as col:
+            return col.count()
+
+    def query_vectors(self, embedding, n: int, doc_id: str | None = None) -> list[str]:
+        """Ids of the ``n`` nearest vectors, of one document when ``doc_id`` is given."""
+        where = {"doc_id": doc_id} if doc_id else None
+        with self._vectors() as col:
+            res = col.query(query_embeddings=embedding, n_results=n, where=where, include=[])
+        return list(res["ids"][0])
 
     def lock(self) -> None:
         """Take the ingestion lock, or raise ``StoreBusyError`` at once."""
@@ -168,7 +276,8 @@ class KnowledgeStore:
         ids = [r[0] for r in self._db.execute("SELECT doc_id FROM pending UNION SELECT doc_id FROM garbage")]
         for doc_id in ids:
             if not self._db.execute("SELECT 1 FROM docs WHERE doc_id=?", (doc_id,)).fetchone():
-                self.collection.delete(where={"doc_id": doc_id})
+                with self._vectors() as col:
+                    col.delete(where={"doc_id": doc_id})
             self._db.execute("DELETE FROM pending WHERE doc_id=?", (doc_id,))
             self._db.execute("DELETE FROM garbage WHERE doc_id=?", (doc_id,))
         return len(ids)
@@ -181,9 +290,52 @@ class KnowledgeStore:
         r = self._db.execute("SELECT * FROM docs WHERE path=?", (path,)).fetchone()
         return DocRecord(*r) if r else None
 
-    def doc_by_sha(self, sha: str) -> DocRecord | None:
-        r = self._db.execute("SELECT * FROM docs WHERE sha256=? LIMIT 1", (sha,)).fetchone()
+    def docs_by_sha(self, sha: str) -> list[DocRecord]:
+        return [DocRecord(*r) for r in self._db.execute("SELECT * FROM docs WHERE sha256=?", (sha,))]
+
+    def doc_by_file(self, file: str) -> DocRecord | None:
+        """The document whose display name is ``file`` (names are unique in a store)."""
+        r = self._db.execute("SELECT * FROM docs WHERE file=?", (file,)).fetchone()
         return DocRecord(*r) if r else None
+
+    def unique_name(self, path: str, name: str, where: str | None = None) -> str:
+        """The display name for the document at ``path`` whose natural name is ``name``: the
+        shortest of ``name_candidates(name, where)`` no other path has (``where``: the path as
+        given, before symlinks are resolved; default ``path``). A path already indexed under one
+        of them keeps it, so re-ingesting a file (also from another folder level) keeps its citations."""
+
+        def taken(candidate: str) -> bool:
+            r = self._db.execute("SELECT 1 FROM docs WHERE file=? AND path<>?", (candidate, path)).fetchone()
+            return r is not None
+
+        candidates = list(dict.fromkeys(name_candidates(name, where or path)))
+        old = self.doc_by_path(path)
+        if old is not None and old.file in candidates and not taken(old.file):
+            return old.file
+        for candidate in candidates:
+            if not taken(candidate):
+                return candidate
+        n = 2
+        while taken(f"{path} ({n})"):  # a name that is another document's path: vanishingly rare
+            n += 1
+        return f"{path} ({n})"
+
+    def chunk_spans(self, doc_id: str) -> list[tuple[int, int, int]]:
+        """(page, start, end) of each chunk of a document, in order: equal spans over equal content
+        mean equal chunk texts, so their vectors can be reused."""
+        q = "SELECT page, start, end FROM chunks WHERE doc_id=? ORDER BY seq"
+        return [tuple(r) for r in self._db.execute(q, (doc_id,))]
+
+    def committed(self, chunk_ids: Sequence[str]) -> set[str]:
+        """Those of ``chunk_ids`` that the catalog holds (the rest are vectors of a document being
+        ingested, or of one interrupted or retired and not yet collected)."""
+        out: set[str] = set()
+        ids = list(chunk_ids)
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            q = f"SELECT chunk_id FROM chunks WHERE chunk_id IN ({','.join('?' * len(part))})"
+            out.update(r[0] for r in self._db.execute(q, part))
+        return out
 
     def n_chunks(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
@@ -201,30 +353,37 @@ class KnowledgeStore:
         r = self._db.execute("SELECT * FROM docs WHERE doc_id=?", (doc_id,)).fetchone()
         return DocRecord(*r) if r else None
 
-    def page_text(self, file: str, page: int) -> str | None:
-        """The text of ``page`` of the document named ``file`` (None if there is no such page)."""
-        r = self._db.execute(
-            "SELECT p.text FROM pages p JOIN docs d ON d.doc_id=p.doc_id WHERE d.file=? AND p.page=? LIMIT 1",
-            (file, page),
-        ).fetchone()
+    def page_text(self, file: str, page: int, doc_id: str | None = None) -> str | None:
+        """The text of ``page`` of the document named ``file`` (None if there is no such page).
+        With ``doc_id`` (a retrieval hit's), exactly that document is read, and only if it still
+        has that name."""
+        q = "SELECT p.text FROM pages p JOIN docs d ON d.doc_id=p.doc_id WHERE d.file=? AND p.page=?"
+        args: tuple = (file, page)
+        if doc_id:
+            q, args = q + " AND d.doc_id=?", (*args, doc_id)
+        r = self._db.execute(q, args).fetchone()
         return r[0] if r else None
 
     # -- writing ------------------------------------------------------------------------
     def begin_doc(self, doc_id: str) -> None:
         self._db.execute("INSERT OR IGNORE INTO pending VALUES (?)", (doc_id,))
 
-    def add_vectors(self, chunks: Sequence[ChunkRecord], file: str, vectors: np.ndarray) -> None:
+    def add_vectors(self, chunks: Sequence[ChunkRecord], vectors: np.ndarray) -> None:
+        """Store the chunks' vectors, tagged with their document id (what searches filter on; a
+        display name may change, an id does not)."""
         step = 4000
         for i in range(0, len(chunks), step):
             part = chunks[i : i + step]
-            self.collection.upsert(
-                ids=[c.chunk_id for c in part],
-                embeddings=vectors[i : i + step],
-                metadatas=[{"doc_id": c.doc_id, "file": file, "page": c.page} for c in part],
-            )
+            with self._vectors() as col:
+                col.upsert(
+                    ids=[c.chunk_id for c in part],
+                    embeddings=vectors[i : i + step],
+                    metadatas=[{"doc_id": c.doc_id, "page": c.page} for c in part],
+                )
 
     def vectors_of(self, doc_id: str) -> tuple[list[str], np.ndarray]:
-        got = self.collection.get(where={"doc_id": doc_id}, include=["embeddings"])
+        with self._vectors() as col:
+            got = col.get(where={"doc_id": doc_id}, include=["embeddings"])
         return got["ids"], np.asarray(got["embeddings"], dtype=np.float32)
 
     def commit_doc(self, rec: DocRecord, pages: Iterable[tuple[int, str]], chunks: Sequence[ChunkRecord]) -> None:
@@ -235,6 +394,9 @@ class KnowledgeStore:
             old = db.execute("SELECT doc_id FROM docs WHERE path=?", (rec.path,)).fetchone()
             if old and old[0] != rec.doc_id:
                 self._retire(old[0])
+            elif old:  # the same content and chunking under a new name: its rows are written again
+                for table in ("pages", "chunks"):
+                    db.execute(f"DELETE FROM {table} WHERE doc_id=?", (rec.doc_id,))
             db.execute("INSERT OR REPLACE INTO docs VALUES (?,?,?,?,?,?,?,?,?)", _astuple(rec))
             db.executemany("INSERT OR REPLACE INTO pages VALUES (?,?,?)", [(rec.doc_id, n, t) for n, t in pages])
             db.executemany("INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?)", [_astuple(c) for c in chunks])
@@ -270,7 +432,7 @@ class KnowledgeStore:
 
     # -- keyword index ------------------------------------------------------------------
     def bm25(self):
-        """(retriever or None, chunk ids, file per chunk) for the current generation; rebuilt when stale."""
+        """(retriever or None, chunk ids, document id per chunk) for the current generation; rebuilt when stale."""
         gen = self.generation()
         if self._bm25 is not None and self._bm25[0] == gen:
             return self._bm25[1:]
@@ -284,14 +446,14 @@ class KnowledgeStore:
     def _load_bm25(self, folder: Path, gen: int):
         try:
             meta = json.loads((folder / "mmcrew.json").read_text())
-            if meta.get("generation") != gen:
+            if meta.get("generation") != gen or meta.get("format") != BM25_FORMAT:
                 return None
             import bm25s
 
             ret = bm25s.BM25.load(str(folder), mmap=False, show_progress=False) if meta["n"] else None
             ids = np.load(folder / "ids.npy", allow_pickle=False)
-            files = np.load(folder / "files.npy", allow_pickle=False)
-            return ret, ids, files
+            docs = np.load(folder / "docs.npy", allow_pickle=False)
+            return ret, ids, docs
         except (OSError, ValueError, KeyError):
             return None
 
@@ -303,10 +465,10 @@ class KnowledgeStore:
         import bm25s
 
         rows = self._db.execute(
-            "SELECT c.chunk_id, d.file, c.text FROM chunks c JOIN docs d ON d.doc_id=c.doc_id ORDER BY c.rowid"
+            "SELECT c.chunk_id, c.doc_id, c.text FROM chunks c JOIN docs d ON d.doc_id=c.doc_id ORDER BY c.rowid"
         ).fetchall()
         ids = np.array([r[0] for r in rows], dtype=str)
-        files = np.array([r[1] for r in rows], dtype=str)
+        docs = np.array([r[1] for r in rows], dtype=str)
         ret = None
         if rows:
             ret = bm25s.BM25()
@@ -317,8 +479,9 @@ class KnowledgeStore:
         if ret is not None:
             ret.save(str(tmp), show_progress=False)
         np.save(tmp / "ids.npy", ids, allow_pickle=False)
-        np.save(tmp / "files.npy", files, allow_pickle=False)
-        (tmp / "mmcrew.json").write_text(json.dumps({"generation": gen, "n": len(rows), "built": time.time()}))
+        np.save(tmp / "docs.npy", docs, allow_pickle=False)
+        meta = {"generation": gen, "format": BM25_FORMAT, "n": len(rows), "built": time.time()}
+        (tmp / "mmcrew.json").write_text(json.dumps(meta))
         final = self.root / "bm25"
         old = self.root / f"bm25.old-{os.getpid()}"
         try:  # another reader may be publishing the same generation; either copy is right
@@ -329,7 +492,7 @@ class KnowledgeStore:
             pass
         shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
-        return ret, ids, files
+        return ret, ids, docs
 
 
 def _astuple(rec) -> tuple:

@@ -44,7 +44,7 @@ class KnowledgeSearchTool(BaseTool):
         note = ""
         try:
             retriever = self._retriever or get_retriever()
-            if file and file not in {d.file for d in retriever.store.docs()}:
+            if file and retriever.store.doc_by_file(file) is None:
                 note = f"(There is no document named {file!r}; searched all documents.)\n\n"
                 file = ""  # small models invent file names; a search of everything is what they need
             hits = retriever.search(query, self.k, file or None)
