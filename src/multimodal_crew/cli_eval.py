@@ -24,14 +24,13 @@ def eval_vision(
         from datetime import datetime
 
         from .evals.vision import load_items, run_eval
-        from .settings import get_settings
+        from .settings import ensure_dir, get_settings
 
+        folder = ensure_dir(get_settings().outputs_path / "eval")  # before the run, not after it
         items = load_items(dataset)[: limit or None]
         modes = ["two_stage", "single"] if mode == "both" else [mode]
         with err.status("eval vision …") as status:
             report = run_eval(items, modes, progress=lambda m: status.update(f"eval vision: {m} …"))
-        folder = get_settings().outputs_path / "eval"
-        folder.mkdir(parents=True, exist_ok=True)
         saved = folder / f"vision-{datetime.now():%Y%m%d-%H%M%S}.json"
         saved.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     except (Exception, KeyboardInterrupt) as e:
@@ -68,8 +67,9 @@ def eval_rag(
         from datetime import datetime
 
         from .evals.rag import load_questions, run_eval
-        from .settings import get_settings
+        from .settings import ensure_dir, get_settings
 
+        folder = ensure_dir(get_settings().outputs_path / "eval")  # before the run, not after it
         if docs:
             from .knowledge.ingest import ingest as run_ingest
 
@@ -80,8 +80,6 @@ def eval_rag(
         with err.status("eval rag …") as status:
             report = run_eval(items, retrieval_only=retrieval_only,
                               progress=lambda m: status.update(f"eval rag: {m} …"))  # fmt: skip
-        folder = get_settings().outputs_path / "eval"
-        folder.mkdir(parents=True, exist_ok=True)
         saved = folder / f"rag-{datetime.now():%Y%m%d-%H%M%S}.json"
         saved.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     except (Exception, KeyboardInterrupt) as e:

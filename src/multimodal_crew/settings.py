@@ -7,15 +7,20 @@ history, caches) at once.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import typing
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
-__all__ = ["Settings", "get_settings", "project_root"]
+from .errors import ConfigError
+
+__all__ = ["Settings", "get_settings", "project_root", "ensure_dir", "folder_error", "state_folder_error"]
 
 
 def project_root() -> Path:
@@ -67,28 +72,36 @@ class Settings(BaseSettings):
         description="`offline` (OCR + the text model) or a vision model: `ollama/<vlm>`, `openai/<vlm>`",
     )
     temperature: float = Field(
-        0.0, validation_alias=AliasChoices("MMCREW_TEMPERATURE"), description="sampling temperature"
+        0.0, ge=0, le=2, validation_alias=AliasChoices("MMCREW_TEMPERATURE"), description="sampling temperature"
     )
     max_tokens: int = Field(
-        512, validation_alias=AliasChoices("MMCREW_MAX_TOKENS"), description="max tokens per model reply"
+        512, ge=1, validation_alias=AliasChoices("MMCREW_MAX_TOKENS"), description="max tokens per model reply"
     )
     max_retries: int = Field(
         2,
+        ge=0,
+        le=10,
         validation_alias=AliasChoices("MMCREW_MAX_RETRIES"),
         description="structured output: extra attempts after the first, with the error fed back",
     )
     request_timeout: float = Field(
         120.0,
+        gt=0,
         validation_alias=AliasChoices("MMCREW_REQUEST_TIMEOUT"),
         description="seconds before a model server request is abandoned",
     )
 
     # --- embedded runtime ---
     n_ctx: int = Field(
-        8192, validation_alias=AliasChoices("MMCREW_N_CTX"), description="embedded model context size (tokens)"
+        8192,
+        ge=512,
+        le=32768,
+        validation_alias=AliasChoices("MMCREW_N_CTX"),
+        description="embedded model context size (tokens; the pinned models were trained on 32768)",
     )
     n_threads: int = Field(
         0,
+        ge=0,
         validation_alias=AliasChoices("MMCREW_N_THREADS"),
         description="threads for llama.cpp (0: one per core)",
     )
@@ -111,15 +124,15 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(
         150,
         ge=0,
-        le=2000,
         validation_alias=AliasChoices("MMCREW_CHUNK_OVERLAP"),
-        description="characters shared by neighbouring chunks",
+        description="characters shared by neighbouring chunks (less than half of MMCREW_CHUNK_SIZE)",
     )
     top_k: int = Field(
         5, ge=1, le=50, validation_alias=AliasChoices("MMCREW_TOP_K"), description="passages retrieved per question"
     )
     max_file_mb: float = Field(
         100.0,
+        gt=0,
         validation_alias=AliasChoices("MMCREW_MAX_FILE_MB"),
         description="files larger than this are skipped at ingestion",
     )
@@ -176,6 +189,16 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, v):
         return None if v in ("", None) else v
 
+    @model_validator(mode="after")
+    def _overlap_below_half_a_chunk(self):
+        # a larger overlap barely advances each chunk: a 6 KB file became 852 chunks
+        if 2 * self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"MMCREW_CHUNK_OVERLAP={self.chunk_overlap} is not allowed: use less than half of "
+                f"MMCREW_CHUNK_SIZE={self.chunk_size}, at most {(self.chunk_size - 1) // 2}{_WHERE}"
+            )
+        return self
+
     def _resolve(self, p: Path) -> Path:
         p = Path(p).expanduser()
         return p if p.is_absolute() else (project_root() / p)
@@ -217,13 +240,146 @@ class Settings(BaseSettings):
         return self.n_threads or (os.cpu_count() or 2)
 
 
+_WHERE = " (set in the environment or in .env)"
+
+
+def _shown(value: object) -> str:
+    text = str(value)
+    return text if text and not any(c.isspace() for c in text) else repr(text)
+
+
+def _num(v: object) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _allowed(field: str) -> str | None:
+    """What a field accepts, in words, from its type and bounds; None for free text."""
+    info = Settings.model_fields[field]
+    ann = info.annotation
+    if typing.get_origin(ann) is Literal:
+        return "one of: " + ", ".join(map(str, typing.get_args(ann)))
+    if ann is bool:
+        return "true or false"
+    if ann not in (int, float):
+        return None
+    kind = "a whole number" if ann is int else "a number"
+    b = {k: _num(getattr(m, k)) for m in info.metadata for k in ("ge", "gt", "le") if hasattr(m, k)}
+    if "le" in b:
+        if "ge" in b:
+            return f"{kind} from {b['ge']} to {b['le']}"
+        return f"{kind} greater than {b['gt']} and at most {b['le']}" if "gt" in b else f"{kind}, at most {b['le']}"
+    if "ge" in b:
+        return f"{kind}, {b['ge']} or more"
+    return f"{kind} greater than {b['gt']}" if "gt" in b else kind
+
+
+def _env_names() -> dict[str, str]:
+    """Every accepted variable name (and field name) -> the field."""
+    names: dict[str, str] = {}
+    for field, info in Settings.model_fields.items():
+        names[field] = field
+        for alias in getattr(info.validation_alias, "choices", ()):
+            names[str(alias)] = field
+    return names
+
+
+def _explain(e: ValidationError) -> str:
+    """The first problem as one line: the variable, the bad value, what is allowed."""
+    first = e.errors(include_url=False)[0]
+    if not first["loc"]:  # a rule across settings: its message is complete
+        return str(first.get("ctx", {}).get("error", first["msg"]))
+    given = str(first["loc"][0])
+    field = _env_names().get(given)
+    if field is None:
+        return f"setting {given} is not valid: {first['msg']}{_WHERE}"
+    aliases = getattr(Settings.model_fields[field].validation_alias, "choices", ())
+    name = given if given != field or not aliases else str(aliases[0])
+    allowed = _allowed(field)
+    what = f"use {allowed}" if allowed else first["msg"][0].lower() + first["msg"][1:]
+    return f"{name}={_shown(first.get('input', ''))} is not allowed: {what}{_WHERE}"
+
+
 @functools.lru_cache(maxsize=1)
 def _cached() -> Settings:
     return Settings()
 
 
 def get_settings(refresh: bool = False) -> Settings:
-    """The process-wide settings; `refresh=True` re-reads the environment."""
+    """The process-wide settings; `refresh=True` re-reads the environment.
+
+    A setting with an invalid value raises ``ConfigError`` with one line naming it.
+    """
     if refresh:
         _cached.cache_clear()
-    return _cached()
+    try:
+        return _cached()
+    except ValidationError as e:
+        raise ConfigError(_explain(e)) from None
+    except SettingsError as e:
+        raise ConfigError(f"cannot read the settings: {' '.join(str(e).split())}{_WHERE}") from None
+
+
+# --- folders for on-disk state ---------------------------------------------------------------
+
+_FOLDER_ERRNOS = {errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _under(path: Path, folder: Path) -> bool:
+    return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))
+
+
+def folder_error(e: OSError, path: Path | str | None = None) -> ConfigError:
+    """A one-line ``ConfigError`` for a state folder that cannot be created or written, naming the
+    setting that chose it (``MMCREW_HOME`` or ``MMCREW_MODELS_DIR``) and the folder at fault."""
+    path = Path(path if path is not None else (e.filename or "."))
+    why = f"cannot write {path} ({e.strerror or e})"
+    if e.errno in (errno.ENOTDIR, errno.EEXIST):
+        for p in (path, *path.parents):
+            if p.exists() and not p.is_dir():
+                why = f"{p} is a file, not a folder"
+                break
+    setting = None
+    try:
+        s = get_settings()
+    except ConfigError:
+        s = None
+    if s is not None:
+        if s.models_dir and _under(path, s.models_path):
+            setting = ("MMCREW_MODELS_DIR", s.models_path)
+        elif _under(path, s.home_path):
+            setting = ("MMCREW_HOME", s.home_path)
+    if setting is None:
+        return ConfigError(f"cannot use the folder {path}: {why}; choose a folder you can write")
+    name, folder = setting
+    return ConfigError(f"{name}={folder} cannot be used: {why}; set {name} to a folder you can write")
+
+
+def ensure_dir(path: Path | str) -> Path:
+    """Create a state folder (and its parents) if needed and check it can be written.
+
+    Raises ``ConfigError`` naming the folder and the setting that chose it, so every place
+    that creates ``$MMCREW_HOME`` or a folder in it fails with the same one line.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+    except OSError as e:
+        raise folder_error(e, path) from None
+    return path
+
+
+def state_folder_error(e: BaseException) -> ConfigError | None:
+    """For an ``OSError`` raised while creating or writing inside ``$MMCREW_HOME`` (or
+    ``MMCREW_MODELS_DIR``): the ``ConfigError`` to report instead; else None."""
+    if not isinstance(e, OSError) or e.errno not in _FOLDER_ERRNOS or not e.filename:
+        return None
+    try:
+        s = get_settings()
+    except ConfigError:
+        return None
+    path = Path(os.fsdecode(e.filename))
+    if not (_under(path, s.home_path) or (s.models_dir and _under(path, s.models_path))):
+        return None
+    return folder_error(e, path)
