@@ -28,12 +28,17 @@ def _write_status(flow: str, exit_code: int, error: str = "", result: object = N
         json.dump(data, f)
 
 
-def _run(flow: str, argv: list[str]) -> None:
+def _run(flow: str | None, argv: list[str]) -> None:
+    """Run ``flow`` (None: the default flow from the settings) with inputs from config, env and argv."""
     from .cli import _fail, _show
     from .flows import run_flow
     from .inputs import resolve_inputs
 
     try:
+        if flow is None:
+            from .settings import get_settings
+
+            flow = get_settings().default_flow
         inputs = resolve_inputs(flow, pairs=argv)
         result = run_flow(flow, inputs, progress=lambda msg: print(f"[{flow}] {msg} …", file=sys.stderr))
     except (Exception, KeyboardInterrupt) as e:
@@ -42,7 +47,7 @@ def _run(flow: str, argv: list[str]) -> None:
         try:
             _fail(e)
         except typer.Exit as ex:
-            _write_status(flow, ex.exit_code, f"{type(e).__name__}: {e}")
+            _write_status(flow or "default", ex.exit_code, f"{type(e).__name__}: {e}")
             sys.exit(ex.exit_code)
         return
     _show(flow, result, as_json=False)
@@ -51,9 +56,7 @@ def _run(flow: str, argv: list[str]) -> None:
 
 def kickoff() -> None:
     """Run the default flow (``crewai run``)."""
-    from .settings import get_settings
-
-    _run(get_settings().default_flow, sys.argv[1:])
+    _run(None, sys.argv[1:])
 
 
 def run_crew() -> None:

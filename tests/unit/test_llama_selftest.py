@@ -119,3 +119,25 @@ def test_a_library_that_dies_at_import_is_named_by_the_probe(monkeypatch):
 def test_the_probe_reads_the_installed_build():
     info = selftest.probe_system_info()
     assert info.startswith("CPU :") and "AVX2" in info
+
+
+def test_kickoff_reports_a_bad_setting_in_its_status(tmp_path, monkeypatch, capsys):
+    from multimodal_crew import main
+    from multimodal_crew.settings import _cached
+
+    status = tmp_path / "status.json"
+    monkeypatch.setenv("MMCREW_RUN_STATUS", str(status))
+    monkeypatch.setenv("MMCREW_TOP_K", "abc")
+    monkeypatch.setattr(sys, "argv", ["kickoff"])
+    _cached.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as info:
+            main.kickoff()
+    finally:
+        monkeypatch.delenv("MMCREW_TOP_K")
+        _cached.cache_clear()
+    assert info.value.code == 3
+    assert "MMCREW_TOP_K" in capsys.readouterr().err
+    import json
+
+    assert json.loads(status.read_text())["exit_code"] == 3
