@@ -141,6 +141,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MMCREW_ABSTAIN_UNKNOWN_TERMS"),
         description="ask: abstain without a model call when the question names a word no document contains",
     )
+    cross_lingual: bool = Field(
+        True,
+        validation_alias=AliasChoices("MMCREW_CROSS_LINGUAL"),
+        description="ask: when the question's language differs from the documents', the model first writes "
+        "the search query in the documents' language (one short call)",
+    )
 
     research_rounds: int = Field(
         2,

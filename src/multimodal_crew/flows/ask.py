@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, PrivateAttr, create_model
 
 from ..errors import InputError, StructuredOutputError
 from ..knowledge.retrieval import Hit
-from ..knowledge.text import closest_sentence, normalize, quote_in
+from ..knowledge.text import closest_sentence, normalize, quote_in, script_of
 from ..models.structured import ValidationFailed, structured
 from .base import FlowInputs, MMFlow, OutputFlowState
 
@@ -155,6 +155,39 @@ SYSTEM = (
 )
 
 
+_LANGUAGE = {"latin": "English", "cjk": "Chinese"}
+
+
+class SearchQuery(BaseModel):
+    query: str = Field(..., min_length=2, max_length=300, description="the search query")
+
+
+def search_query(model, question: str, retriever, settings, step=lambda m: None) -> str:
+    """The question itself, or, when it is in another script than the documents (a Chinese question
+    about English PDFs), a search query the model writes in the documents' language: MiniLM and BM25
+    cannot match words across languages. One short call, only when the languages differ."""
+    asked, docs = script_of(question), retriever.documents_script()
+    if not settings.cross_lingual or not asked or not docs or asked == docs:
+        return question
+    target = _LANGUAGE.get(docs, "the documents' language")
+    step(f"writing the search query in {target}")
+    messages = [
+        {"role": "system", "content": f"You translate questions into {target} search queries. Keep names, "
+         f"numbers and technical terms. Reply in JSON: {{\"query\": \"...\"}} with the query in {target}."},
+        {"role": "user", "content": question},
+    ]  # fmt: skip
+    try:
+        reply = structured(model, messages, SearchQuery, validators=[lambda r: _in_script(r.query, docs)])
+    except StructuredOutputError:
+        return question  # search as asked; the answer step still holds every quote to its page
+    return reply.query.strip()
+
+
+def _in_script(text: str, script: str) -> None:
+    if script_of(text) != script:
+        raise ValidationFailed(f"the query must be written in {_LANGUAGE.get(script, script)}")
+
+
 def render_passages(hits: list[Hit]) -> str:
     parts = []
     for h in hits:
@@ -170,6 +203,7 @@ class AskFlow(MMFlow[AskState]):
 
     _hits: list = PrivateAttr(default_factory=list)
     _retriever: object = PrivateAttr(default=None)
+    _query: str = PrivateAttr(default="")  # what was searched: the question, or its translation
 
     def __init__(self, *args, retriever=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -187,11 +221,23 @@ class AskFlow(MMFlow[AskState]):
         ingest_if_empty(self._retriever.store, self.settings, step_progress(self.step), self._retriever.embedder)
         return super().kickoff(inputs, **kwargs)
 
+    def _language_note(self) -> str:
+        """For a question asked in another language than the documents: its translation, and in which
+        language to answer (the quote stays verbatim in the document's language)."""
+        if self._query == self.state.question:
+            return ""
+        lang = _LANGUAGE.get(script_of(self.state.question), "the question's language")
+        return (
+            f"\n(The question in the documents' language: {self._query})\n"
+            f"Write the answer in {lang}, the language of the question; copy the quote exactly as the passage has it."
+        )
+
     @start()
     def retrieve(self) -> None:
         s = self.state
+        self._query = search_query(self.model, s.question, self._retriever, self.settings, self.step)
         self.step("searching the documents")
-        self._hits = self._retriever.search(s.question, s.k or self.settings.top_k, s.file or None)
+        self._hits = self._retriever.search(self._query, s.k or self.settings.top_k, s.file or None)
 
     @listen(retrieve)
     def answer(self) -> AskResult:
@@ -204,7 +250,9 @@ class AskFlow(MMFlow[AskState]):
                 reason="no passage matched the question", retrieved=retrieved,
             )  # fmt: skip
             return s.result
-        unknown = self._retriever.unknown_terms(s.question) if self.settings.abstain_unknown_terms else []
+        # a translated query may use other words than the documents: only the user's own words are gated
+        gate = self.settings.abstain_unknown_terms and self._query == s.question
+        unknown = self._retriever.unknown_terms(s.question) if gate else []
         if unknown:
             words = ", ".join(repr(w) for w in unknown)
             s.result = AskResult(
@@ -216,7 +264,7 @@ class AskFlow(MMFlow[AskState]):
         self.step(f"answering from {len(hits)} passages")
         messages = [
             {"role": "system", "content": SYSTEM},
-            {"role": "user", "content": f"{render_passages(hits)}\n\nQuestion: {s.question}"},
+            {"role": "user", "content": f"{render_passages(hits)}\n\nQuestion: {s.question}{self._language_note()}"},
         ]
         Model = answer_model(hits)
         attempts = 0

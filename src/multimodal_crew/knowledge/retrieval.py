@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import InputError
 from ..settings import Settings, get_settings
 from .store import KnowledgeStore
-from .text import content_terms, stem, tokenize
+from .text import content_terms, script_of, stem, tokenize
 
 __all__ = ["Hit", "Retriever", "search", "EmptyKnowledgeError"]
 
@@ -79,6 +79,14 @@ class Retriever:
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top])]
         return [str(ids[i]) for i in top if scores[i] > 0]
+
+    def documents_script(self) -> str:
+        """The script most of the indexed text is in (``"latin"``/``"cjk"``), from a sample of chunks;
+        remembered per catalog generation."""
+        gen = self.store.generation()
+        if getattr(self, "_script", None) is None or self._script[0] != gen:
+            self._script = (gen, script_of(" ".join(self.store.sample_texts(200))))
+        return self._script[1]
 
     def unknown_terms(self, query: str) -> list[str]:
         """Words of ``query`` that occur nowhere in the knowledge base, not even with another ending.

@@ -340,6 +340,13 @@ class KnowledgeStore:
     def n_chunks(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
 
+    def sample_texts(self, n: int) -> list[str]:
+        """Up to ``n`` chunk texts spread over the whole store (every k-th by rowid)."""
+        total = self.n_chunks()
+        step = max(total // max(n, 1), 1)
+        q = "SELECT text FROM chunks WHERE rowid % ? = 0 LIMIT ?"
+        return [r[0] for r in self._db.execute(q, (step, n))] or [r[0] for r in self._db.execute("SELECT text FROM chunks LIMIT ?", (n,))]
+
     def chunks(self, ids: Sequence[str]) -> dict[str, ChunkRecord]:
         out: dict[str, ChunkRecord] = {}
         ids = list(ids)

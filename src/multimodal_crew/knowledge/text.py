@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["Span", "chunk_page", "tokenize", "stem", "content_terms", "normalize", "quote_in", "closest_sentence"]
+__all__ = ["Span", "chunk_page", "tokenize", "stem", "content_terms", "script_of", "normalize", "quote_in", "closest_sentence"]
 
 
 @dataclass(frozen=True)
@@ -88,12 +88,21 @@ _GENERIC = frozenset(
     "very want was way ways were what's whether while whom whose why would yes "
     # adjectives and verbs of asking ("the typical cost", "what does it entail")
     "typical usual common general main key important basic overall specific particular various different "
-    "entail entails involve involves include includes mean means apply applies work works".split()
+    "entail entails involve involves include includes mean means apply applies work works "
+    "say says said describe describes described explain explains mention mentions mentioned "
+    # prepositions and connectives that name nothing ("besides the deductible", "regarding fees")
+    "besides except excluding including regarding concerning per via within without across along among "
+    "against beyond despite toward towards onto versus whereas".split()
 )
 
 
+_POSSESSIVE = re.compile(r"(?<=[a-z])'s?$")
+
+
 def stem(token: str) -> str:
-    """A crude suffix strip (``desks``/``desk``, ``disputing``/``dispute`` meet); keeps 4+ letters."""
+    """A crude suffix strip (``desks``/``desk``, ``disputing``/``dispute``, ``apple's``/``apple`` meet);
+    keeps 4+ letters."""
+    token = _POSSESSIVE.sub("", token)
     for suf in _SUFFIXES:
         if token.endswith(suf) and len(token) - len(suf) >= 4:
             token = token[: -len(suf)]
@@ -102,8 +111,19 @@ def stem(token: str) -> str:
 
 
 def content_terms(text: str) -> list[str]:
-    """The Latin-script keyword tokens of ``text`` that could name something, once each, in order."""
-    return [t for t in dict.fromkeys(tokenize(text)) if len(t) > 2 and not _CJK.match(t) and t not in _GENERIC]
+    """The Latin-script keyword tokens of ``text`` that could name something, once each, in order.
+    Possessives count as their noun (``Apple's`` names ``apple``)."""
+    terms = (_POSSESSIVE.sub("", t) for t in tokenize(text))
+    return [t for t in dict.fromkeys(terms) if len(t) > 2 and not _CJK.match(t) and t not in _GENERIC]
+
+
+def script_of(text: str) -> str:
+    """``"cjk"`` or ``"latin"``, whichever script most letters of ``text`` are in; ``""`` with no letters."""
+    cjk = len(_CJK.findall(text))
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    if not cjk and not latin:
+        return ""
+    return "cjk" if cjk * 2 >= latin else "latin"  # a CJK character carries about a word
 
 
 _SPACE = re.compile(r"\s+")
