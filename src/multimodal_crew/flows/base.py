@@ -3,6 +3,8 @@
 A flow writes into a staging folder (``<outputs>/<flow>/.staging-<id>``); its last
 step moves that folder into place with one rename. If any step raises, the
 staging folder is removed, so a failed run never leaves a half-written output.
+An owner file next to it names the process writing it, so a staging folder left by a
+killed run is removed by the next run of that flow (``schedule/procs.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from crewai.flow.flow import Flow, FlowState
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
 from ..errors import InputError
+from ..schedule.procs import claim_staging, release_staging
 from ..settings import Settings, get_settings
 
 __all__ = ["FlowInputs", "OutputFlowState", "MMFlow", "validate_inputs"]
@@ -99,6 +102,7 @@ class MMFlow(Flow[S]):
     def stage(self) -> Path:
         base = self.settings.outputs_path / self.flow_name
         path = base / f".staging-{self.state.id}"
+        claim_staging(path)  # ours; and removes the staging folders of runs that were killed
         path.mkdir(parents=True, exist_ok=True)
         self.state.staging_dir = str(path)
         return path
@@ -110,6 +114,7 @@ class MMFlow(Flow[S]):
         name = "-".join(x for x in (stamp, label, self.state.id[:8]) if x)
         final = staging.parent / name
         os.replace(staging, final)
+        release_staging(staging)
         self.state.staging_dir = ""
         self.state.output_dir = str(final)
         return final
@@ -117,6 +122,7 @@ class MMFlow(Flow[S]):
     def _discard_staging(self) -> None:
         if self.state.staging_dir:
             shutil.rmtree(self.state.staging_dir, ignore_errors=True)
+            release_staging(Path(self.state.staging_dir))
             self.state.staging_dir = ""
 
     # -- entry --------------------------------------------------------------------------

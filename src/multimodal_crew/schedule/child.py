@@ -1,15 +1,30 @@
 """The body of one scheduled run, executed in a process forked from a preloaded server.
 
 The scheduler starts runs through a multiprocessing *forkserver* that has
-already imported CrewAI and this package, so a run starts in milliseconds
-instead of the seconds a fresh interpreter needs, while each run still gets a
-process of its own: fresh Flow state, and a hard stop when it overruns.
+already imported CrewAI and this package (``server.py``), so a run starts in
+milliseconds instead of the seconds a fresh interpreter needs, while each run
+still gets a process of its own: fresh Flow state, and a hard stop when it overruns.
+
+The run process owns its run: it holds the entry's lock for exactly as long as it
+lives, writes its own history row (start, end, output folder), enforces its own
+``max_runtime``, and never outlives the process that started it. A watchdog thread
+waits on a pipe whose only writer is that process: a "stop" message or the pipe's
+end (the starter died, even by ``kill -9``), SIGTERM/SIGINT, or the time limit make
+it remove this run's staging folders, close the row and exit. On Linux the run also
+gets SIGKILL when the fork server dies (``PR_SET_PDEATHSIG``), and the server dies
+shortly after the process that started it: the hard stop when Python cannot act.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import signal
+import sys
+import threading
 import time
+from multiprocessing.connection import wait
+from pathlib import Path
 from typing import Any
 
 # imported here so the forkserver preloads them: every run then starts with them in memory
@@ -20,27 +35,148 @@ from .. import flows as _flows
 
 _flows.all_flows()  # imports every registered flow and crew module
 
+PR_SET_PDEATHSIG = 1
 
-def run(payload: dict[str, Any], conn) -> None:
-    """Run one flow; send ("ok", result_dict) or ("error", message, exit_code) through ``conn``."""
+
+def die_with_server() -> None:
+    """Linux: get SIGKILL when the fork server that forked this process dies. Called first thing
+    after the fork; if the server already died before that, exit now."""
+    server = sys.modules.get("multimodal_crew.schedule.server")
+    if server is None or server.PID == os.getpid() or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != server.PID:  # the server died between our fork and the prctl
+        os._exit(1)
+
+
+class _Watch:
+    """Ends the run from outside the flow: stop message, starter gone, signal, or time limit."""
+
+    def __init__(self, ctl, limit: float, outputs: Path):
+        self.ctl, self.limit, self.outputs = ctl, limit, outputs
+        self.lock = threading.Lock()  # held while the row is written, by the run or by the watch
+        self.closed = False
+        self.history = None
+        self.run_id: int | None = None
+        self._sig_r, self._sig_w = os.pipe()
+        os.set_blocking(self._sig_w, False)
+
+    def start(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        signal.set_wakeup_fd(self._sig_w, warn_on_full_buffer=False)  # wakes the watch even when the
+        threading.Thread(target=self._run, name="mmcrew-run-watch", daemon=True).start()  # flow is in C code
+
+    def _on_signal(self, signum, frame) -> None:
+        try:
+            os.write(self._sig_w, bytes([signum]))
+        except OSError:
+            pass
+
+    def _reason(self) -> tuple[str, str]:
+        deadline = time.monotonic() + self.limit
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout", f"stopped after max_runtime {self.limit:g} s"
+            ready = wait([self.ctl, self._sig_r], remaining)
+            if self._sig_r in ready:
+                signum = os.read(self._sig_r, 64)[:1]
+                name = signal.Signals(signum[0]).name if signum else "a signal"
+                return "interrupted", f"the run process got {name}"
+            if self.ctl in ready:
+                try:
+                    message = self.ctl.recv()
+                except (EOFError, OSError):
+                    return "interrupted", "the process that started the run ended during the run"
+                if message == "stop":
+                    return "interrupted", "the scheduler stopped during the run"
+
+    def _run(self) -> None:
+        status, why = self._reason()
+        with self.lock:
+            if self.closed:  # the run is recording its own end; it exits right after
+                return
+            self.closed = True
+            try:
+                from .procs import remove_own_staging
+
+                remove_own_staging(self.outputs)
+                if self.history is not None and self.run_id is not None:
+                    self.history.finish(self.run_id, status, why)
+            finally:
+                os._exit(3 if status == "timeout" else 2)
+
+
+def _take_lock(path: str):
+    """The entry's lock, held by this process until it exits; None if another run holds it."""
+    f = open(path, "a+")  # noqa: SIM115 - held for the life of the run
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f
+
+
+def run(payload: dict[str, Any], conn, ctl) -> None:
+    """Run one entry: send ("busy",) if another run of it holds its lock, else ("started", run_id);
+    the row in the history says how it ended."""
     os.environ.clear()
     os.environ.update(payload["env"])  # the scheduler's environment now, not the forkserver's at start-up
-    from ..errors import MMCrewError
     from ..flows import run_flow
     from ..models.runtime import reset_runtime
     from ..settings import get_settings
+    from .history import History
+    from .procs import identity
 
-    get_settings(refresh=True)
+    watch = _Watch(ctl, payload["max_runtime"], get_settings(refresh=True).outputs_path)
+    watch.start()
+    lock = _take_lock(payload["lock"])
+    if lock is None:
+        _send(conn, ("busy",))
+        return
+    history = History(Path(payload["history"]))
+    with watch.lock:
+        if watch.closed:
+            return
+        watch.history = history
+        watch.run_id = history.start(
+            payload["name"],
+            payload["flow"],
+            payload["trigger"],
+            payload["due"],
+            pid=os.getpid(),
+            pid_ident=identity(os.getpid()),
+        )
+    _send(conn, ("started", watch.run_id))
     reset_runtime()
     started = time.time()
+    status, error, output_dir = "ok", "", ""
     try:
         result = run_flow(payload["flow"], payload["inputs"])
-    except MMCrewError as e:
-        conn.send(("error", f"{type(e).__name__}: {e}", e.exit_code))
-        return
+        data = result.model_dump(mode="json") if hasattr(result, "model_dump") else {}
+        output_dir = str(data.get("output_dir") or "")
     except BaseException as e:  # noqa: BLE001 - recorded in the history; the scheduler goes on
-        conn.send(("error", f"{type(e).__name__}: {e}", 1))
-        return
-    data = result.model_dump(mode="json") if hasattr(result, "model_dump") else {"result": str(result)}
-    data["_flow_started"] = started
-    conn.send(("ok", data))
+        status, error = "failed", f"{type(e).__name__}: {e}"
+    with watch.lock:
+        watch.closed = True
+        history.finish(watch.run_id, status, error, output_dir=output_dir, flow_started=started)
+    _send(conn, ("done", status))
+
+
+def _send(conn, message) -> None:
+    try:
+        conn.send(message)
+    except OSError:  # the starter is gone: the watch ends the run (or it has ended)
+        pass

@@ -1,14 +1,17 @@
 """One run of one schedule entry: a fresh process, a time limit, a history row.
 
 Each run is a child process forked from a server that has CrewAI preloaded
-(``child.py``): a fresh Flow instance by construction (no state carried between
-runs, crewAI #6639), a start in milliseconds, and a run past ``max_runtime``
-can be stopped for real. A per-entry file lock keeps two runs of one entry from overlapping, whoever starts them.
+(``server.py``, ``child.py``): a fresh Flow instance by construction (no state carried
+between runs, crewAI #6639), a start in milliseconds, and a run past ``max_runtime``
+can be stopped for real. The run process owns its run: it takes the per-entry file
+lock (so two runs of one entry never overlap, whoever starts them, and the lock is
+held exactly as long as the run lives), writes its history row, stops itself at
+``max_runtime``, and ends when the process that started it ends. This side keeps a
+pipe to it (its lifeline), asks it to stop, and records what it could not.
 """
 
 from __future__ import annotations
 
-import fcntl
 import multiprocessing
 import os
 import threading
@@ -24,15 +27,17 @@ __all__ = ["run_entry", "schedule_dir", "DUE"]
 
 # job id -> the time the run was due; filled by the scheduler's executor just before it starts the job
 DUE: dict[str, float] = {}
-# child processes of runs in progress, and whether the scheduler is stopping (their end is then 'interrupted')
+# pid -> the stop pipe of each run in progress, and whether the scheduler is stopping (their end is then 'interrupted')
 RUNNING: dict[int, Any] = {}
 STOPPING = threading.Event()
+STOP_GRACE = 5.0  # seconds a run has to stop by itself (remove its staging folder, close its row) before it is killed
+START_LIMIT = 120.0  # seconds for the fork server to start (it imports CrewAI once) and the run to take its lock
 
 
 def stop_all() -> None:
-    """Stop every run in progress (scheduler shutdown)."""
-    for proc in list(RUNNING.values()):
-        _kill(proc)
+    """Ask every run in progress to stop (scheduler shutdown); their runners wait for them."""
+    for ctl in list(RUNNING.values()):
+        _ask_stop(ctl)
 
 
 def schedule_dir() -> Path:
@@ -52,10 +57,28 @@ def run_entry(
     try:
         lock_path = schedule_dir() / "locks" / f"{entry.name}.lock"
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+        payload = {
+            "name": entry.name,
+            "flow": entry.flow,
+            "inputs": {**config_defaults(entry.flow), **entry.inputs},
+            "env": dict(os.environ),
+            "trigger": trigger,
+            "due": due,
+            "max_runtime": entry.max_runtime,
+            "lock": str(lock_path),
+            "history": str(history.path),
+        }
+        results, child_end = _CTX.Pipe(duplex=False)
+        child_ctl, ctl = _CTX.Pipe(duplex=False)  # only this process holds `ctl`: the run's lifeline
+        proc = _CTX.Process(target=_child_main, args=(payload, child_end, child_ctl), name=f"mmcrew-run-{entry.name}")
+        run_id, t0 = None, time.time()
+        try:
+            proc.start()
+            child_end.close()
+            child_ctl.close()
+            RUNNING[proc.pid] = ctl
+            message = _wait(proc, results, START_LIMIT + entry.max_runtime)
+            if isinstance(message, tuple) and message[0] == "busy":
                 return history.start(
                     entry.name,
                     entry.flow,
@@ -64,65 +87,64 @@ def run_entry(
                     status="skipped",
                     error="the previous run of this entry is still going",
                 )
-            run_id = history.start(entry.name, entry.flow, trigger, due)
-            payload = {
-                "flow": entry.flow,
-                "inputs": {**config_defaults(entry.flow), **entry.inputs},
-                "env": dict(os.environ),
-            }
-            parent, child_end = _CTX.Pipe(duplex=False)
-            proc = _CTX.Process(target=_child_main, args=(payload, child_end), name=f"mmcrew-run-{entry.name}")
-            try:
-                proc.start()
-                child_end.close()
-                history.set_pid(run_id, proc.pid)
-                RUNNING[run_id] = proc
-                message = _wait(proc, parent, entry.max_runtime)
-                if message == "timeout":
-                    _kill(proc)
-                    history.finish(run_id, "timeout", f"stopped after max_runtime {entry.max_runtime:g} s")
-                    return run_id
-                if message == "stopping":  # the scheduler stopped, perhaps before this child was in RUNNING
-                    _kill(proc)
-                    history.finish(run_id, "interrupted", "the scheduler stopped during the run")
-                    return run_id
-            except BaseException:  # Ctrl-C or scheduler shutdown: stop the child, keep the record true
-                _kill(proc)
-                history.finish(run_id, "interrupted", "the scheduler stopped during the run")
-                raise
-            finally:
-                RUNNING.pop(run_id, None)
-                parent.close()
-            if STOPPING.is_set() and (message is None or message[0] != "ok"):
-                history.finish(run_id, "interrupted", "the scheduler stopped during the run")
-            elif message and message[0] == "ok":
-                result = message[1]
-                history.finish(
-                    run_id, "ok", output_dir=str(result.get("output_dir", "")), flow_started=result.get("_flow_started")
+            run_id = message[1] if isinstance(message, tuple) and message[0] == "started" else None
+            if run_id is None and message in ("timeout", "stopping"):
+                _stop(proc, ctl)
+            if run_id is None:  # it ended (or was stopped) before it said it started
+                run_id = history.running_row_of(proc.pid) or history.start(
+                    entry.name, entry.flow, trigger, due, pid=proc.pid, started=t0
                 )
-            elif message:
-                history.finish(run_id, "failed", message[1])
-            else:
+            else:  # it stops itself at max_runtime; this is the backstop
+                message = _wait(proc, results, entry.max_runtime + STOP_GRACE)
+                if message in ("timeout", "stopping"):
+                    _stop(proc, ctl)
+            proc.join(STOP_GRACE)
+            if message == "timeout":
+                history.finish(run_id, "timeout", f"stopped after max_runtime {entry.max_runtime:g} s")
+            elif message == "stopping" or STOPPING.is_set():
+                history.finish(run_id, "interrupted", "the scheduler stopped during the run")
+            else:  # the run process records its own end; this only closes a row it could not
                 history.finish(run_id, "failed", f"the run process ended with exit code {proc.exitcode}")
             return run_id
+        except BaseException:  # Ctrl-C in `schedule run`: stop the run, keep the record true
+            _stop(proc, ctl)
+            run_id = run_id or history.running_row_of(proc.pid or 0)
+            if run_id is not None:
+                history.finish(run_id, "interrupted", "the scheduler stopped during the run")
+            raise
+        finally:
+            RUNNING.pop(proc.pid, None)
+            results.close()
+            ctl.close()
     finally:
         if own:
             history.close()
 
 
-def _kill(proc) -> None:
+def _ask_stop(ctl) -> None:
+    try:
+        ctl.send("stop")
+    except (OSError, ValueError):  # it has ended, or the pipe is closed
+        pass
+
+
+def _stop(proc, ctl) -> None:
+    """Ask the run to stop (it removes its staging folder and closes its row), then make sure."""
+    if proc.pid is None:
+        return
+    _ask_stop(ctl)
+    proc.join(STOP_GRACE)
     if proc.is_alive():
         proc.terminate()
-        proc.join(5)
+        proc.join(STOP_GRACE)
     if proc.is_alive():
         proc.kill()
         proc.join()
 
 
 def _wait(proc, conn, limit: float):
-    """The child's message, None if it died without one, "timeout", or "stopping" when the
-    scheduler is stopping. Reads while waiting, so a large result cannot fill the pipe and
-    block the child."""
+    """The run's next message, None if it ended without one, "timeout" after ``limit`` seconds,
+    or "stopping" when the scheduler is stopping."""
     deadline = time.monotonic() + limit
     while True:
         if STOPPING.is_set():
@@ -132,11 +154,10 @@ def _wait(proc, conn, limit: float):
             return "timeout"
         if conn.poll(min(remaining, 0.25)):
             try:
-                message = conn.recv()
+                return conn.recv()
             except EOFError:
-                message = None
-            proc.join(10)
-            return message
+                proc.join(STOP_GRACE)
+                return None
         if not proc.is_alive():
             return conn.recv() if conn.poll(0) else None
 
@@ -152,16 +173,17 @@ def warm() -> None:
     p.join()
 
 
-def _child_main(payload, conn) -> None:
-    from .child import run
+def _child_main(payload, conn, ctl) -> None:
+    from .child import die_with_server, run
 
-    run(payload, conn)
+    die_with_server()  # first thing after the fork
+    run(payload, conn, ctl)
 
 
 def _context():
     try:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["multimodal_crew.schedule.child"])
+        ctx.set_forkserver_preload(["multimodal_crew.schedule.server"])
         return ctx
     except ValueError:  # no forkserver on this platform
         return multiprocessing.get_context("spawn")

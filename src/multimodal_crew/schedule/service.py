@@ -6,6 +6,8 @@
   when their entry is unchanged (so what was missed while the scheduler was down is
   seen and handled by the entry's misfire policy), replaced when it changed, and
   removed when the entry is gone or disabled.
+* On start, rows left ``running`` by a run process that is gone become ``interrupted``,
+  and staging folders that no live process owns are removed.
 * Misfire policy ``skip``: a run more than ``SKIP_GRACE`` seconds late is recorded as
   missed. ``run_once``: any number of missed runs become one catch-up run.
   Either way runs are coalesced and at most one instance of an entry runs at a time.
@@ -28,6 +30,7 @@ from ..settings import get_settings
 from . import runner
 from .config import ScheduleEntry, load_schedules
 from .history import History
+from .procs import clean_all_stale_staging
 
 __all__ = ["Scheduler", "SchedulerBusyError", "current_entries", "schedules_path", "SKIP_GRACE"]
 
@@ -99,6 +102,7 @@ class Scheduler:
         try:
             self.history = History(self.dir / "history.sqlite")
             self.history.mark_interrupted()
+            clean_all_stale_staging(get_settings().outputs_path)
             enabled = [e for e in entries if e.enabled]
             self._sched = BackgroundScheduler(
                 jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{self.dir / 'jobs.sqlite'}")},
