@@ -5,7 +5,8 @@ a line without citations is a question the documents cannot answer.
 
 Reported:
 
-* ``gold_in_top5``: a gold (file, page) among the top-5 retrieved passages (answerable only);
+* ``gold_in_top5``: a gold (file, page) among the top-5 passages retrieved for the question as asked;
+* ``gold_in_passages``: a gold page among the passages the flow gave the model (its own query);
 * ``gold_cited``: a gold page among the answer's citations (answerable only);
 * ``quotes_verified``: share of all citations whose quote occurs on the cited page (must be 100%);
 * ``abstain_unanswerable`` and ``false_abstain``: abstentions on each kind of question;
@@ -87,14 +88,17 @@ def run_eval(
                     reason=r.reason,
                     attempts=r.attempts,
                     citations=[c.model_dump() for c in r.citations],
+                    passages=[(x["file"], x["page"]) for x in r.retrieved],
                     error="",
                 )
             except MMCrewError as e:
-                row.update(abstained=None, answer="", reason="", attempts=0, citations=[], error=str(e))
+                row.update(abstained=None, answer="", reason="", attempts=0, citations=[], passages=[], error=str(e))
             row["ask_s"] = time.perf_counter() - t0
             cites = row["citations"]
             row["verified"] = [quote_in(c["quote"], store.page_text(c["file"], c["page"]) or "") for c in cites]
             row["gold_cited"] = bool(gold & {(c["file"], c["page"]) for c in cites}) if gold else None
+            # what the flow itself retrieved (its query may be a translation of the question)
+            row["gold_in_passages"] = bool(gold & {tuple(p) for p in row["passages"]}) if gold else None
         rows.append(row)
     return {"rows": rows, "summary": summarise(rows, retrieval_only)}
 
@@ -117,6 +121,7 @@ def summarise(rows: list[dict], retrieval_only: bool = False) -> dict[str, Any]:
     cites = [v for r in rows for v in r["verified"]]
     asks = [r["ask_s"] for r in rows]
     out.update(
+        gold_in_passages=_share([r["gold_in_passages"] for r in ans]),
         gold_cited=_share([r["gold_cited"] for r in ans]),
         quotes_verified=_share(cites),
         abstain_unanswerable=_share([r["abstained"] is True for r in una]),
