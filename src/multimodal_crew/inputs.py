@@ -56,6 +56,14 @@ def load_file(path: str | Path) -> dict[str, Any]:
     return _mapping(data, f"inputs file {p}")
 
 
+def flow_section(data: dict[str, Any], flow: str) -> dict[str, Any]:
+    """An inputs file is either the flow's inputs (``start_date: ...``) or, like ``config/inputs.yaml``,
+    one section per flow (``report: {start_date: ...}``): then the flow's own section."""
+    if flow in data and isinstance(data[flow], dict):
+        return _mapping(data[flow], f"section {flow!r}")
+    return data
+
+
 def config_defaults(flow: str) -> dict[str, Any]:
     path = get_settings().config_path / "inputs.yaml"
     if not path.is_file():
@@ -85,6 +93,6 @@ def resolve_inputs(
         merged.update(config_defaults(flow))
     merged.update(env_inputs())
     if file:
-        merged.update(load_file(file))
+        merged.update(flow_section(load_file(file), flow))
     merged.update(parse_pairs(pairs))
     return merged
