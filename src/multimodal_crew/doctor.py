@@ -52,6 +52,9 @@ def run_checks(load_model: bool = True) -> list[tuple[str, bool | None, str]]:
         "report/tasks.yaml",
         "workorder/agents.yaml",
         "workorder/tasks.yaml",
+        "research/agents.yaml",
+        "research/tasks.yaml",
+        "research/crew.yaml",
     ):
         rows += _guarded(f"config/{rel}", lambda rel=rel: _config_rows(s, rel))
     rows += _guarded("vision backend", lambda: _vision_rows(s, load_model))
