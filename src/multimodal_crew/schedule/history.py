@@ -66,13 +66,35 @@ class Run:
     pid_ident: str = ""
 
 
+def _busy(e: Exception) -> bool:
+    text = str(e).lower()
+    return "locked" in text or "busy" in text
+
+
 class History:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self._open()
+                return
+            except sqlite3.OperationalError as e:
+                # busy, not broken: runs write their own rows, so several processes open it at once
+                if _busy(e) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                if _busy(e):
+                    raise HistoryCorruptError(f"run history {self.path} stayed locked for 60 s ({e})") from None
+                self._corrupt(e)
+            except sqlite3.DatabaseError as e:
+                self._corrupt(e)
+
+    def _open(self) -> None:
         existed = self.path.exists() and self.path.stat().st_size > 0
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         try:
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             if existed:
                 ok = self._db.execute("PRAGMA quick_check").fetchone()[0]
                 if ok != "ok":
@@ -80,14 +102,20 @@ class History:
                 tag = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
                 if not tag or tag[0] != "mmcrew-history-1":
                     raise sqlite3.DatabaseError("not a multimodal-crew run history")
-            self._db.execute("PRAGMA journal_mode=WAL")
+            # switching the journal mode needs the file to itself; WAL persists, so only the first open does it
+            if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
             self._upgrade()
-        except sqlite3.DatabaseError as e:
-            raise HistoryCorruptError(
-                f"run history {self.path} is unreadable ({e}); move it aside (mv {self.path} {self.path}.bad) "
-                "to start a new history"
-            ) from None
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _corrupt(self, e: Exception) -> None:
+        raise HistoryCorruptError(
+            f"run history {self.path} is unreadable ({e}); move it aside (mv {self.path} {self.path}.bad) "
+            "to start a new history"
+        ) from None
 
     def _upgrade(self) -> None:
         """Add the columns a history written by an older version lacks."""
