@@ -173,8 +173,7 @@ class KnowledgeStore:
         SQLite keep them unique."""
         dupes = db.execute("SELECT file FROM docs GROUP BY file HAVING COUNT(*) > 1 LIMIT 1").fetchone()
         if dupes:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(db):
                 taken = {r[0] for r in db.execute("SELECT file FROM docs")}
                 seen: set[str] = set()
                 for doc_id, path, file in db.execute(
@@ -187,10 +186,6 @@ class KnowledgeStore:
                         file = new
                     seen.add(file)
                 self._bump(db)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
         db.execute(UNIQUE_NAMES)
 
     def _check_embedder(self) -> None:
@@ -396,8 +391,7 @@ class KnowledgeStore:
     def commit_doc(self, rec: DocRecord, pages: Iterable[tuple[int, str]], chunks: Sequence[ChunkRecord]) -> None:
         """Make ``rec`` visible and retire whatever document had its path, in one transaction."""
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(db):
             old = db.execute("SELECT doc_id FROM docs WHERE path=?", (rec.path,)).fetchone()
             if old and old[0] != rec.doc_id:
                 self._retire(old[0])
@@ -409,21 +403,11 @@ class KnowledgeStore:
             db.executemany("INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?)", [_astuple(c) for c in chunks])
             db.execute("DELETE FROM pending WHERE doc_id=?", (rec.doc_id,))
             self._bump(db)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def remove_doc(self, doc_id: str) -> None:
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(self._db):
             self._retire(doc_id)
-            self._bump(db)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            self._bump(self._db)
 
     def _retire(self, doc_id: str) -> None:
         for table in ("docs", "pages", "chunks"):
@@ -500,6 +484,18 @@ class KnowledgeStore:
         shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
         return ret, ids, docs
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction (the connection runs in autocommit mode): committed, or rolled back on any error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _astuple(rec) -> tuple:

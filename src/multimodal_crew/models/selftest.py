@@ -90,6 +90,8 @@ class SelfTestResult:
 
 
 def cpu_flags() -> set[str]:
+    """This CPU's /proc/cpuinfo flags. scripts/build_llama.py keeps its own copy on purpose: it runs
+    in a bare venv, before this package and its dependencies are installed."""
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
