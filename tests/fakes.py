@@ -196,3 +196,12 @@ class ScriptedRuntime(ScriptedModel):
     def __init__(self, llm_script: list, *json_responses: str | dict):
         super().__init__(*json_responses)
         self.llm = ScriptedToolLLM(model="scripted", script=llm_script)
+
+
+def run_ask(retriever, model, question: str, *, progress=None, settings=None, **inputs):
+    """The ``ask`` flow (config/flows/ask.yaml) on a fake model and a given retriever; its CitedAnswer."""
+    from multimodal_crew.flows import run_flow
+    from multimodal_crew.steps.ask import CitedAnswer
+
+    r = run_flow("ask", {"question": question, **inputs}, model=model, retriever=retriever, progress=progress, settings=settings)
+    return CitedAnswer.model_validate(r.data)

@@ -60,6 +60,10 @@ class ConfigError(MMCrewError):
     exit_code = 3
 
 
+class FlowDefinitionError(ConfigError):
+    """A YAML flow under config/flows/ that cannot run: named with its file, method and problem."""
+
+
 class ModelFileError(ConfigError):
     """The embedded model file is missing or does not match its pinned checksum."""
 

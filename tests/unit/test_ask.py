@@ -6,11 +6,10 @@ import shutil
 
 import pytest
 
-from multimodal_crew.flows.ask import ABSTAIN_ANSWER, AskFlow
-from multimodal_crew.flows.workorder import check_email, cited_pages
+from multimodal_crew.steps.ask import ABSTAIN_ANSWER
 from multimodal_crew.knowledge.ingest import ingest
 from multimodal_crew.knowledge.retrieval import EmptyKnowledgeError, Retriever
-from tests.fakes import HashEmbedder, ScriptedModel
+from tests.fakes import HashEmbedder, ScriptedModel, run_ask
 from tests.unit.test_knowledge import FIX, make_store
 
 
@@ -25,7 +24,7 @@ def retriever(tmp_path) -> Retriever:
 
 
 def ask(retriever, model, question="When must the contractor replace the elevator B door sensors?"):
-    return AskFlow(model=model, retriever=retriever).kickoff(inputs={"question": question})
+    return run_ask(retriever, model, question)
 
 
 GOOD = {
@@ -114,7 +113,7 @@ def test_empty_knowledge_base_and_folder_is_a_clear_error(tmp_path, monkeypatch)
     emb = HashEmbedder()
     model = ScriptedModel(GOOD)
     with pytest.raises(EmptyKnowledgeError, match="knowledge base is empty.*mmcrew ingest"):
-        AskFlow(model=model, retriever=Retriever(make_store(emb), emb)).kickoff(inputs={"question": "anything?"})
+        run_ask(Retriever(make_store(emb), emb), model, "anything?")
     assert model.requests == []  # before any model call
 
 
@@ -124,36 +123,11 @@ def test_the_first_ask_ingests_the_knowledge_folder(tmp_path, monkeypatch):
     emb = HashEmbedder()
     store = make_store(emb)
     steps: list[str] = []
-    flow = AskFlow(model=ScriptedModel(GOOD), retriever=Retriever(store, emb), progress=steps.append)
-    r = flow.kickoff(inputs={"question": "When must the contractor replace the elevator B door sensors?"})
+    q = "When must the contractor replace the elevator B door sensors?"
+    r = run_ask(Retriever(store, emb), ScriptedModel(GOOD), q, progress=steps.append)
     assert not r.abstained and r.citations[0].file == "contract.pdf"
     assert {d.file for d in store.docs()} >= {"contract.pdf", "notes.md", "zh.md"}
     assert steps[0].startswith("nothing indexed yet: ingesting") and any("contract.pdf" in m for m in steps)
-
-
-# -- the work-order guard -------------------------------------------------------------------
-def test_cited_pages_are_parsed():
-    text = "Please fix the sensors (p. 2) and the drains (contract.pdf, p. 3); see also pages 4, and pp. 5-6."
-    assert cited_pages(text) == [("", 2), ("contract.pdf", 3), ("", 5), ("", 6)]
-
-
-def test_the_guard_accepts_only_found_pages_that_exist():
-    found = {("contract.pdf", 2), ("contract.pdf", 3)}
-
-    def exists(f, p):
-        return f == "contract.pdf" and p in (1, 2, 3)
-
-    assert check_email("Replace the sensors (p. 2). Clear drains (contract.pdf, p. 3).", found, exists) == []
-    assert check_email("Fix it (p. 1).", found, exists) == ["p. 1 was not among the pages the research found"]
-    assert check_email("Fix it (contract.pdf, p. 9).", found, exists)
-    assert check_email("Fix it soon.", found, exists)[0].startswith("the email cites no page")
-
-
-def test_text_after_the_signature_is_cut():
-    from multimodal_crew.flows.workorder import trim_after_signature
-
-    email = "Hi,\nFix it (p. 2).\nDana Lee\n\nProblems: ... ends with the signature Dana Lee. (p. 1)"
-    assert trim_after_signature(email, "Dana Lee") == "Hi,\nFix it (p. 2).\nDana Lee"
 
 
 def test_a_question_naming_a_word_no_document_contains_abstains_without_a_model_call(retriever):
@@ -175,6 +149,5 @@ def test_the_unknown_word_gate_can_be_switched_off(retriever, monkeypatch):
 
     monkeypatch.setenv("MMCREW_ABSTAIN_UNKNOWN_TERMS", "false")
     model = ScriptedModel({"citations": [], "answer": ABSTAIN_ANSWER, "abstained": True})
-    flow = AskFlow(model=model, retriever=retriever, settings=Settings())
-    r = flow.kickoff(inputs={"question": "When must the contractor replace the escalator sensors?"})
+    r = run_ask(retriever, model, "When must the contractor replace the escalator sensors?", settings=Settings())
     assert r.abstained and len(model.requests) == 1 and "found no answer" in r.reason

@@ -1,137 +1,132 @@
-"""Flows (and crews) found by name: ``get_flow("report")``, ``run_flow("report", inputs)``.
+"""Flows are YAML: every ``config/flows/<name>.yaml`` is a CrewAI ``crewai.flow/v1`` definition.
 
-A new capability registers one entry here; the CLI, ``crewai run`` and the
-scheduler all find it by name.
+``get_flow("ask")`` finds one by name, ``run_flow("ask", inputs)`` runs it on a fresh
+flow instance and returns a :class:`~multimodal_crew.steps.RunResult`. The same files
+run under ``crewai run --definition config/flows/ask.yaml --inputs '{...}'``. Users
+add flows by adding YAML files there, or in the folder (or file) ``MMCREW_EXTRA_FLOWS``.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from ..errors import UnknownFlowError
-from .base import FlowInputs, MMFlow, validate_inputs
+from pydantic import ValidationError
 
-__all__ = ["FlowEntry", "all_flows", "get_flow", "run_flow", "MMFlow", "FlowInputs"]
+from ..errors import FlowDefinitionError, UnknownFlowError
+from ..steps import Deps, RunResult, attach_deps
+from .inputs import FlowInputs, validate_inputs
+
+__all__ = ["FlowEntry", "FlowInputs", "all_flows", "get_flow", "load_definition", "run_flow", "validate_inputs"]
 
 
 @dataclass(frozen=True)
 class FlowEntry:
     name: str
-    kind: str  # "flow" or "crew"
     description: str
+    path: Path
     inputs_model: type[FlowInputs]
-    run: Callable[..., Any]  # run(inputs: dict, model=None, progress=None) -> result
-    flow_cls: type | None = None  # the Flow class, for kind "flow" (plotting)
+
+    def build(self, **kwargs: Any) -> Any:
+        """A fresh runnable CrewAI Flow of this definition (state never carries over between runs)."""
+        from crewai.flow.flow import Flow
+
+        return Flow.from_declaration(path=self.path, **kwargs)
 
 
-def _report_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
-    from .report import ReportFlow
-
-    return ReportFlow(model=model, progress=progress).kickoff(inputs=inputs)
+_LOCK = threading.Lock()
 
 
-def _report_crew(inputs: dict, model: Any = None, progress: Any = None) -> Any:
-    from ..crews.report.crew import run_report_crew
+@functools.lru_cache(maxsize=64)
+def _load(path: str, mtime: float) -> FlowEntry:
+    from crewai.flow.flow_definition import FlowDefinition
+    from crewai.utilities.declarative_refs import resolve_ref
 
-    if progress:
-        progress("the analyst agent is working (it must call report_query)")
-    return run_report_crew(inputs, model=model)
+    from .checks import check_definition
 
-
-def _ping_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
-    from .ping import PingFlow
-
-    return PingFlow(progress=progress).kickoff(inputs=inputs)
-
-
-def _see_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
-    from .see import SeeFlow
-
-    return SeeFlow(model=model, progress=progress).kickoff(inputs=inputs)
-
-
-def _ask_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
-    from .ask import AskFlow
-
-    return AskFlow(model=model, progress=progress).kickoff(inputs=inputs)
+    try:
+        definition = FlowDefinition.from_declaration(path=path)
+    except (ValueError, ValidationError, OSError) as e:
+        first = str(e).strip().splitlines()
+        raise FlowDefinitionError(f"{path}: not a valid crewai.flow/v1 definition: {' '.join(first[:3])}") from None
+    check_definition(definition, path)
+    state = definition.state
+    model = None
+    if state is not None and getattr(state, "type", "") == "pydantic" and state.ref:
+        model = resolve_ref(state.ref, field="state.ref")
+    if not (isinstance(model, type) and issubclass(model, FlowInputs)):
+        raise FlowDefinitionError(
+            f"{path}: `state` must be `type: pydantic` with `ref:` naming the flow's inputs model (a FlowInputs)"
+        )
+    return FlowEntry(definition.name, definition.description or "", Path(path), model)
 
 
-def _workorder_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
-    from .workorder import WorkOrderFlow
-
-    return WorkOrderFlow(model=model, progress=progress).kickoff(inputs=inputs)
-
-
-def _research_flow(inputs: dict, model: Any = None, progress: Any = None) -> Any:
-    from .research import ResearchFlow
-
-    return ResearchFlow(model=model, progress=progress).kickoff(inputs=inputs)
-
-
-@functools.lru_cache(maxsize=4)
-def _extra_entries(path: str) -> dict[str, FlowEntry]:
-    """Flows from the Python file ``path`` (MMCREW_EXTRA_FLOWS): it defines ``FLOWS = [FlowEntry, ...]``.
-    Loaded once per path."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("mmcrew_extra_flows", path)
-    if spec is None or spec.loader is None:
-        raise UnknownFlowError(f"MMCREW_EXTRA_FLOWS={path} is not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return {e.name: e for e in module.FLOWS}
+def load_definition(path: Path | str) -> FlowEntry:
+    """Load and check one YAML flow (cached until the file changes)."""
+    p = Path(path).resolve()
+    try:
+        mtime = p.stat().st_mtime
+    except OSError as e:
+        raise FlowDefinitionError(f"{path}: cannot read the flow definition ({e.strerror or e})") from None
+    with _LOCK:
+        return _load(str(p), mtime)
 
 
-@functools.cache
-def _builtin_entries() -> dict[str, FlowEntry]:
-    from ..crews.report.crew import ReportCrewInputs
-    from .ask import AskFlow, AskInputs
-    from .ping import PingFlow, PingInputs
-    from .report import ReportFlow, ReportInputs
-    from .research import ResearchFlow, ResearchInputs
-    from .see import SeeFlow, SeeInputs
-    from .workorder import WorkOrderFlow, WorkOrderInputs
-
-    return {
-        "ping": FlowEntry("ping", "flow", PingFlow.description, PingInputs, _ping_flow, PingFlow),
-        "ask": FlowEntry("ask", "flow", AskFlow.description, AskInputs, _ask_flow, AskFlow),
-        "see": FlowEntry("see", "flow", SeeFlow.description, SeeInputs, _see_flow, SeeFlow),
-        "report": FlowEntry("report", "flow", ReportFlow.description, ReportInputs, _report_flow, ReportFlow),
-        "research": FlowEntry(
-            "research", "flow", ResearchFlow.description, ResearchInputs, _research_flow, ResearchFlow
-        ),
-        "workorder": FlowEntry(
-            "workorder", "flow", WorkOrderFlow.description, WorkOrderInputs, _workorder_flow, WorkOrderFlow
-        ),
-        "report_crew": FlowEntry(
-            "report_crew",
-            "crew",
-            "The same report as a one-agent YAML crew (config/report/) whose agent must call report_query",
-            ReportCrewInputs,
-            _report_crew,
-        ),
-    }
+def _files(folder: Path) -> list[Path]:
+    if folder.is_file():
+        return [folder]
+    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
 
 
-def all_flows() -> dict[str, FlowEntry]:
-    """Every flow by name: the built-in ones, plus those of MMCREW_EXTRA_FLOWS if set."""
-    extra = os.environ.get("MMCREW_EXTRA_FLOWS")
-    return {**_builtin_entries(), **(_extra_entries(extra) if extra else {})}
+def all_flows(settings: Any = None) -> dict[str, FlowEntry]:
+    """Every flow by name: ``config/flows/*.yaml``, plus ``MMCREW_EXTRA_FLOWS`` (a folder or a file)."""
+    if settings is None:
+        from ..settings import get_settings
+
+        settings = get_settings()
+    paths = _files(settings.config_path / "flows")
+    extra = os.environ.get("MMCREW_EXTRA_FLOWS", "").strip()
+    if extra:
+        paths += _files(Path(extra))
+    entries: dict[str, FlowEntry] = {}
+    for p in paths:
+        e = load_definition(p)
+        if e.name in entries and entries[e.name].path != e.path:
+            raise FlowDefinitionError(f"{p}: the flow name {e.name!r} is already used by {entries[e.name].path}")
+        entries[e.name] = e
+    return entries
 
 
-def get_flow(name: str) -> FlowEntry:
-    entries = all_flows()
+def get_flow(name: str, settings: Any = None) -> FlowEntry:
+    entries = all_flows(settings)
     if name not in entries:
         raise UnknownFlowError(f"unknown flow {name!r}; available: {', '.join(entries)}")
     return entries[name]
 
 
-def run_flow(name: str, inputs: dict[str, Any] | None = None, *, model: Any = None, progress: Any = None) -> Any:
-    """Run one flow or crew by name on a fresh instance; return its result."""
-    entry = get_flow(name)
+def run_flow(
+    name: str,
+    inputs: dict[str, Any] | None = None,
+    *,
+    model: Any = None,
+    progress: Any = None,
+    settings: Any = None,
+    retriever: Any = None,
+) -> RunResult:
+    """Run one flow by name on a fresh instance with validated inputs; return its typed result."""
+    entry = get_flow(name, settings)
     clean = validate_inputs(entry.inputs_model, name, dict(inputs or {}))
-    return entry.run(clean.model_dump(), model=model, progress=progress)
+    flow = entry.build(suppress_flow_events=True, tracing=False)
+    deps = Deps(settings=settings, model=model, retriever=retriever, progress=progress)
+    attach_deps(flow, deps)
+    result = flow.kickoff(inputs=clean.model_dump(exclude={"id"}))
+    if not isinstance(result, RunResult):
+        raise FlowDefinitionError(
+            f"{entry.path}: the flow ended with a {type(result).__name__}, not a RunResult; "
+            "its last method should be the `finish` step"
+        )
+    return result

@@ -1,0 +1,230 @@
+"""The step registry: every capability once, as a small typed function.
+
+A step is ``fn(inputs: InputModel, deps: Deps) -> output``. From its one entry it is
+reachable as a ``call: code`` method of a YAML flow (``ref: multimodal_crew.steps:<name>``),
+a CrewAI tool for agents (:func:`multimodal_crew.steps.tools.as_tool`), the CLI, and the
+planner and HTTP API of later issues. Users add steps with a plug-in file named by
+``MMCREW_EXTRA_STEPS``: a Python file that calls :func:`register` (or uses :func:`step`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..errors import InputError, UserError
+
+__all__ = [
+    "Deps", "Step", "StepInputs", "UnknownStepError", "all_steps", "call_step", "get_step", "register", "step",
+    "OUTPUT_KINDS",
+]  # fmt: skip
+
+OUTPUT_KINDS = ("text", "passages", "cited_answer", "table", "image", "number", "report", "file", "check")
+
+# modules of this package that are not steps; every other module in it registers built-in steps
+_NOT_STEPS = {"registry", "results", "tools"}
+
+
+def _builtin_modules() -> list[str]:
+    import pkgutil
+
+    from . import __path__ as here  # type: ignore[attr-defined]
+
+    return [f"{__package__}.{m.name}" for m in pkgutil.iter_modules(here) if m.name not in _NOT_STEPS]
+_BUILTIN_MODULES = (
+    "multimodal_crew.steps.wiring",
+    "multimodal_crew.steps.knowledge",
+    "multimodal_crew.steps.ask",
+    "multimodal_crew.steps.report",
+    "multimodal_crew.steps.vision",
+    "multimodal_crew.steps.text",
+    "multimodal_crew.steps.crews",
+)
+
+
+class UnknownStepError(UserError):
+    """A flow or a caller named a step that is not registered."""
+
+
+class StepInputs(BaseModel):
+    """Base of every step's input model: unknown names are errors, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    description: str  # one line: what it does (agents and the planner read it)
+    input_model: type[BaseModel]
+    output: str  # one of OUTPUT_KINDS
+    fn: Callable[[Any, Deps], Any]
+    tool: bool = True  # offered to agents and the planner (False: flow wiring such as `prepare`)
+
+
+class Deps:
+    """What steps depend on, passed in: settings, the text model, the retriever, progress.
+
+    Each is resolved on first use from the settings given (or the process settings), so a
+    step that needs no model never loads one. Also counts model calls and times each step.
+    """
+
+    def __init__(self, settings: Any = None, model: Any = None, retriever: Any = None, progress: Any = None):
+        self._settings = settings
+        self._model = model
+        self._retriever = retriever
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+        self.model_calls = 0
+        self.outputs: dict[str, Any] = {}  # typed output of each step that ran, by flow method name
+        self._lock = threading.Lock()
+
+    @property
+    def settings(self) -> Any:
+        if self._settings is None:
+            from ..settings import get_settings
+
+            self._settings = get_settings()
+        return self._settings
+
+    @property
+    def model(self) -> Any:
+        """The text model (anything with ``complete_json``), wrapped to count calls."""
+        with self._lock:
+            if self._model is None:
+                from ..models.runtime import get_runtime
+
+                self._model = get_runtime(self.settings)
+            if not isinstance(self._model, _Counted):
+                self._model = _Counted(self._model, self)
+            return self._model
+
+    @property
+    def has_model(self) -> bool:
+        return self._model is not None
+
+    @property
+    def retriever(self) -> Any:
+        with self._lock:
+            if self._retriever is None:
+                from ..knowledge.retrieval import get_retriever
+
+                self._retriever = get_retriever(self.settings)
+            return self._retriever
+
+    def step(self, message: str) -> None:
+        """Report progress (the CLI shows it in a spinner; ``crewai run`` prints it to stderr)."""
+        if self.progress:
+            self.progress(message)
+
+
+class _Counted:
+    """A model wrapper that counts ``complete_json`` calls into ``deps.model_calls``."""
+
+    def __init__(self, inner: Any, deps: Deps):
+        self._inner = inner
+        self._deps = deps
+
+    def complete_json(self, *args: Any, **kwargs: Any) -> str:
+        self._deps.model_calls += 1
+        return self._inner.complete_json(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+_REGISTRY: dict[str, Step] = {}
+_LOCK = threading.RLock()
+_LOADED: set[str] = set()
+
+
+def register(entry: Step) -> Step:
+    """Add a step; a second step of the same name is an error (one entry per capability)."""
+    if entry.output not in OUTPUT_KINDS:
+        raise ValueError(f"step {entry.name!r}: output kind {entry.output!r} is not one of {OUTPUT_KINDS}")
+    with _LOCK:
+        old = _REGISTRY.get(entry.name)
+        if old is not None and old.fn is not entry.fn:
+            raise ValueError(f"step {entry.name!r} is registered twice ({old.fn.__module__}, {entry.fn.__module__})")
+        _REGISTRY[entry.name] = entry
+    return entry
+
+
+def step(name: str, description: str, input_model: type[BaseModel], output: str, *, tool: bool = True):
+    """Decorator form of :func:`register`: ``@step("calculate", "...", CalcInputs, "number")``."""
+
+    def wrap(fn: Callable[[Any, Deps], Any]) -> Callable[[Any, Deps], Any]:
+        register(Step(name, description, input_model, output, fn, tool))
+        return fn
+
+    return wrap
+
+
+def _load_plugin(path: str) -> None:
+    spec = importlib.util.spec_from_file_location(f"mmcrew_extra_steps_{abs(hash(path))}", path)
+    if spec is None or spec.loader is None or not os.path.isfile(path):
+        raise UnknownStepError(f"MMCREW_EXTRA_STEPS={path} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+
+def all_steps() -> dict[str, Step]:
+    """Every registered step by name: the built-in ones, plus those of ``MMCREW_EXTRA_STEPS``."""
+    with _LOCK:
+        for name in _builtin_modules():
+            if name not in _LOADED:
+                importlib.import_module(name)
+                _LOADED.add(name)
+        extra = os.environ.get("MMCREW_EXTRA_STEPS", "").strip()
+        if extra and extra not in _LOADED:
+            _load_plugin(extra)
+            _LOADED.add(extra)
+        return dict(_REGISTRY)
+
+
+def get_step(name: str) -> Step:
+    steps = all_steps()
+    if name not in steps:
+        raise UnknownStepError(f"unknown step {name!r}; registered: {', '.join(sorted(steps))}")
+    return steps[name]
+
+
+def _inputs(entry: Step, inputs: Any) -> BaseModel:
+    if isinstance(inputs, entry.input_model):
+        return inputs
+    try:
+        return entry.input_model.model_validate(inputs or {})
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err.get("loc", ())) or "(inputs)"
+        known = ", ".join(entry.input_model.model_fields)
+        if err.get("type") == "extra_forbidden":
+            raise InputError(f"step {entry.name!r} has no input {where!r}; its inputs are: {known}") from None
+        if err.get("type") == "missing":
+            raise InputError(f"step {entry.name!r} needs the input {where!r}; its inputs are: {known}") from None
+        raise InputError(f"input {where!r} of step {entry.name!r}: {err.get('msg')}") from None
+
+
+def call_step(name: str, inputs: Any, deps: Deps, *, label: str | None = None) -> Any:
+    """Validate ``inputs`` against the step's model, run it with ``deps``, time it, return its output."""
+    entry = get_step(name)
+    clean = _inputs(entry, inputs)
+    t0 = time.perf_counter()
+    try:
+        out = entry.fn(clean, deps)
+    finally:
+        key = label or name
+        deps.timings[key] = round(deps.timings.get(key, 0.0) + time.perf_counter() - t0, 3)
+    if out is None:
+        raise TypeError(f"step {name!r} returned None; a step returns its typed output or raises")
+    deps.outputs[label or name] = out
+    return out
+

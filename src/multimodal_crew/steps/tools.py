@@ -1,0 +1,58 @@
+"""Registered steps as CrewAI tools: agents get their tools from the registry, by name.
+
+>>> tools = [as_tool("knowledge_search", deps), as_tool("report_query", deps)]  # doctest: +SKIP
+
+A tool returns its step's output as text for the agent, records every output (``.outputs``,
+so a flow can check afterwards what an agent was actually shown), and tells the agent of an
+error (``Error: ...``) so it can correct the call instead of the crew dying.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crewai.tools import BaseTool
+from pydantic import BaseModel, PrivateAttr
+
+from ..errors import MMCrewError
+from .registry import Deps, call_step, get_step
+from .results import StepOutput
+
+__all__ = ["StepTool", "as_tool"]
+
+
+class StepTool(BaseTool):
+    """A CrewAI tool that runs one registered step."""
+
+    _step: str = PrivateAttr(default="")
+    _deps: Any = PrivateAttr(default=None)
+    _outputs: list = PrivateAttr(default_factory=list)
+    _on_output: Any = PrivateAttr(default=None)
+
+    def _run(self, **kwargs: Any) -> str:
+        try:
+            out = call_step(self._step, kwargs, self._deps)
+        except MMCrewError as e:  # tell the agent, so it can correct the call
+            return f"Error: {e}"
+        self._outputs.append(out)
+        if self._on_output is not None:
+            self._on_output(kwargs, out)
+        if isinstance(out, StepOutput):
+            return str(out.result_fields().get("text", ""))
+        return out.model_dump_json() if isinstance(out, BaseModel) else str(out)
+
+    @property
+    def outputs(self) -> list:
+        """Every output this tool returned to an agent so far, in order."""
+        return list(self._outputs)
+
+
+def as_tool(name: str, deps: Deps, *, on_output: Any = None, description: str | None = None) -> StepTool:
+    """The registered step ``name`` as a CrewAI tool running with ``deps``.
+    ``on_output(arguments, output)`` is told of every call (a flow's progress log)."""
+    entry = get_step(name)
+    if not entry.tool:
+        raise ValueError(f"step {name!r} is flow wiring, not a tool")
+    tool = StepTool(name=entry.name, description=description or entry.description, args_schema=entry.input_model)
+    tool._step, tool._deps, tool._on_output = entry.name, deps, on_output
+    return tool

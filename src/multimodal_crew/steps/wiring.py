@@ -1,0 +1,29 @@
+"""Steps that are flow wiring, not capabilities (not offered to agents or the planner)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from .registry import Deps, StepInputs, step
+from .results import RunResult, StepOutput
+
+
+class FinishInputs(StepInputs):
+    flow: str = Field(..., description="the flow's name")
+    result_of: str = Field(..., description="the step whose output is the flow's result")
+
+
+@step("finish", "Turn a step's typed output into the flow's RunResult", FinishInputs, "report", tool=False)
+def finish(inputs: FinishInputs, deps: Deps) -> RunResult:
+    out = deps.outputs.get(inputs.result_of)
+    if out is None:
+        raise ValueError(f"finish: the step {inputs.result_of!r} has not run in this flow")
+    fields = out.result_fields() if isinstance(out, StepOutput) else {"text": str(out)}
+    data = out.model_dump(mode="json") if hasattr(out, "model_dump") else {}
+    return RunResult(
+        flow=inputs.flow,
+        timings=dict(deps.timings),
+        model_calls=deps.model_calls,
+        data=data,
+        **fields,
+    )
