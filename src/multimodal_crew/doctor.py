@@ -46,16 +46,8 @@ def run_checks(load_model: bool = True) -> list[tuple[str, bool | None, str]]:
     rows += _guarded("storage writable", lambda: _storage_rows(s))
     rows += _guarded("report data", lambda: _data_rows(s))
     rows += _guarded("knowledge index", lambda: _knowledge_rows(s))
-    for rel in (
-        "inputs.yaml",
-        "report/agents.yaml",
-        "report/tasks.yaml",
-        "workorder/agents.yaml",
-        "workorder/tasks.yaml",
-        "research/agents.yaml",
-        "research/tasks.yaml",
-        "research/crew.yaml",
-    ):
+    for path in sorted(s.config_path.rglob("*.y*ml")):  # every YAML under config/, flows fully checked
+        rel = path.relative_to(s.config_path).as_posix()
         rows += _guarded(f"config/{rel}", lambda rel=rel: _config_rows(s, rel))
     rows += _guarded("vision backend", lambda: _vision_rows(s, load_model))
     if s.is_embedded:
@@ -114,9 +106,14 @@ def _config_rows(s, rel: str) -> list[Row]:
     p = s.config_path / rel
     try:
         yaml.safe_load(p.read_text(encoding="utf-8"))
-        return [(f"config/{rel}", True, "parses")]
     except (OSError, yaml.YAMLError) as e:
         return [(f"config/{rel}", False, str(e).splitlines()[0])]
+    if rel.startswith("flows/"):
+        from .flows import load_definition
+
+        entry = load_definition(p)  # the definition's own checks: a problem is one line naming the method
+        return [(f"config/{rel}", True, f"flow {entry.name!r}: definition and steps check out")]
+    return [(f"config/{rel}", True, "parses")]
 
 
 def _vision_rows(s, load_model: bool) -> list[Row]:

@@ -1,6 +1,6 @@
 """Where a run's inputs come from, lowest priority first.
 
-1. ``config/inputs.yaml`` (the flow's section): the defaults ``crewai run`` uses;
+1. the flow definition's ``state.default`` (``config/flows/<flow>.yaml``): what ``crewai run`` uses;
 2. ``MMCREW_INPUTS``: a JSON object in the environment;
 3. an inputs file (``--inputs-file F.json|F.yaml``);
 4. ``key=value`` pairs (``--input`` on the CLI, argv of ``kickoff``).
@@ -19,7 +19,6 @@ from typing import Any
 import yaml
 
 from .errors import InputError
-from .settings import get_settings
 
 __all__ = ["parse_pairs", "load_file", "config_defaults", "env_inputs", "resolve_inputs"]
 
@@ -57,22 +56,18 @@ def load_file(path: str | Path) -> dict[str, Any]:
 
 
 def flow_section(data: dict[str, Any], flow: str) -> dict[str, Any]:
-    """An inputs file is either the flow's inputs (``start_date: ...``) or, like ``config/inputs.yaml``,
-    one section per flow (``report: {start_date: ...}``): then the flow's own section."""
+    """An inputs file is either the flow's inputs (``start_date: ...``) or one section per flow
+    (``report: {start_date: ...}``, ``ask: {question: ...}``): then the flow's own section."""
     if flow in data and isinstance(data[flow], dict):
         return _mapping(data[flow], f"section {flow!r}")
     return data
 
 
 def config_defaults(flow: str) -> dict[str, Any]:
-    path = get_settings().config_path / "inputs.yaml"
-    if not path.is_file():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise InputError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
-    return _mapping(_mapping(data, str(path)).get(flow), f"{path} section {flow!r}")
+    """The flow's default inputs: its YAML definition's ``state.default``."""
+    from .flows import get_flow
+
+    return dict(get_flow(flow).defaults)
 
 
 def env_inputs() -> dict[str, Any]:

@@ -1,97 +1,76 @@
-"""CrewAI entry points (``[project.scripts]``): ``crewai run`` calls ``kickoff``.
+"""CrewAI entry points (``[project.scripts]``) for ``uv run kickoff`` and ``uv run plot``.
 
-``crewai run`` cannot pass inputs to a flow, so ``kickoff`` reads them from
-``config/inputs.yaml``, then ``MMCREW_INPUTS`` (JSON), then ``key=value``
-arguments: ``uv run kickoff city=Osaka``. The flow is ``MMCREW_DEFAULT_FLOW``
-(default ``report``). The output is the same as ``mmcrew run report``.
+``crewai run`` itself runs the YAML flow named by ``[tool.crewai].definition`` in pyproject.toml
+(``crewai run --inputs '{...}'``, ``crewai run --definition config/flows/ask.yaml``). ``kickoff``
+runs the same default flow the Python way: inputs over the definition's defaults from
+``MMCREW_INPUTS`` (JSON), then ``key=value`` arguments: ``uv run kickoff city=Osaka``.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from . import _offline  # noqa: F401  (before crewai)
 
 
-def _write_status(flow: str, exit_code: int, error: str = "", result: object = None) -> None:
-    """Tell whoever started ``crewai run`` how the flow ended: ``crewai run`` itself exits 0 whatever
-    ``uv run kickoff`` did, so ``python -m multimodal_crew.crewai_run`` (``make run``) reads this file."""
-    import json
-    import os
+def default_flow() -> str:
+    """The name of the flow ``[tool.crewai].definition`` points at (``crewai run``'s default)."""
+    from crewai_core.project import configured_project_definition
 
-    path = os.environ.get("MMCREW_RUN_STATUS")
-    if not path:
-        return
-    output_dir = getattr(result, "output_dir", None)
-    data = {"flow": flow, "exit_code": exit_code, "error": error, "output_dir": str(output_dir) if output_dir else None}
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f)
+    from .errors import ConfigError
+    from .flows import load_definition
+    root = Path.cwd()  # where `crewai run` looks for pyproject.toml too
+    path = configured_project_definition("flow", project_root=root) if (root / "pyproject.toml").is_file() else None
+    if path is None:
+        raise ConfigError(f"{root / 'pyproject.toml'} names no [tool.crewai] definition (the default flow)")
+    return load_definition(Path(path)).name
 
 
 def _run(flow: str | None, argv: list[str]) -> None:
-    """Run ``flow`` (None: the default flow from the settings) with inputs from config, env and argv."""
-    from .cli import _fail, _show
+    """Run ``flow`` (None: the default flow) with inputs from the environment and argv; one error line."""
+    import typer
+
+    from .cli import _show
+    from .cli_console import _fail
     from .flows import run_flow
     from .inputs import resolve_inputs
 
     try:
-        if flow is None:
-            from .settings import get_settings
-
-            flow = get_settings().default_flow
+        flow = flow or default_flow()
         inputs = resolve_inputs(flow, pairs=argv)
         result = run_flow(flow, inputs, progress=lambda msg: print(f"[{flow}] {msg} …", file=sys.stderr))
+        _show(result, as_json=False)
+    except typer.Exit as ex:
+        sys.exit(ex.exit_code)
     except (Exception, KeyboardInterrupt) as e:
-        import typer
-
         try:
             _fail(e)
         except typer.Exit as ex:
-            _write_status(flow or "default", ex.exit_code, f"{type(e).__name__}: {e}")
             sys.exit(ex.exit_code)
-        return
-    _show(flow, result, as_json=False)
-    _write_status(flow, 0, result=result)
 
 
 def kickoff() -> None:
-    """Run the default flow (``crewai run``)."""
+    """Run the default flow (``uv run kickoff key=value ...``)."""
     _run(None, sys.argv[1:])
 
 
-def run_crew() -> None:
-    """Run the report as a YAML crew."""
-    _run("report_crew", sys.argv[1:])
-
-
 def plot() -> None:
-    """Write the default flow's graph as Mermaid text (renders offline in most editors), built from
-    the flow's own structure, and as CrewAI's HTML plot (it loads JavaScript from CDNs)."""
-    import shutil
-
+    """Write the default flow's graph as Mermaid text (renders offline in most editors)."""
     from crewai.flow.visualization import build_flow_structure
 
-    from .errors import UserError
     from .flows import get_flow
     from .settings import get_settings
 
     s = get_settings()
-    entry = get_flow(s.default_flow)
-    if entry.flow_cls is None:
-        raise SystemExit(str(UserError(f"{entry.name!r} is a {entry.kind}, not a flow: nothing to plot")))
-    flow = entry.flow_cls()
+    entry = get_flow(default_flow())
     folder = s.outputs_path / "plots"
     folder.mkdir(parents=True, exist_ok=True)
-    edges = build_flow_structure(flow)["edges"]
+    edges = build_flow_structure(entry.build())["edges"]
     lines = ["```mermaid", "flowchart TD", *(f"    {e['source']} --> {e['target']}" for e in edges), "```"]
     mermaid = folder / f"{entry.name}_flow.md"
     mermaid.write_text(f"# {entry.name} flow\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
     print(f"flow graph (Mermaid, renders offline): {mermaid}")
-    try:
-        html = shutil.copy(flow.plot(f"{entry.name}_flow.html", show=False), folder / f"{entry.name}_flow.html")
-        print(f"flow graph (CrewAI HTML, loads JavaScript from CDNs): {html}")
-    except Exception as e:  # plotting is a convenience; say why it failed
-        print(f"CrewAI's HTML plot failed: {e}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -177,11 +177,6 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MMCREW_KNOWLEDGE_DIR"),
         description="the user's documents and data",
     )
-    default_flow: str = Field(
-        "report",
-        validation_alias=AliasChoices("MMCREW_DEFAULT_FLOW"),
-        description="the flow `crewai run` / `kickoff` runs",
-    )
 
     # --- offline hygiene ---
     allow_telemetry: bool = Field(

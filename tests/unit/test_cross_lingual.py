@@ -6,12 +6,11 @@ import shutil
 
 import pytest
 
-from multimodal_crew.flows.ask import AskFlow
 from multimodal_crew.knowledge.ingest import ingest
 from multimodal_crew.knowledge.retrieval import Retriever
 from multimodal_crew.knowledge.text import content_terms, script_of
 from multimodal_crew.settings import get_settings
-from tests.fakes import HashEmbedder, ScriptedModel
+from tests.fakes import HashEmbedder, ScriptedModel, run_ask
 from tests.unit.test_knowledge import FIX, make_store
 
 ZH_QUESTION = "电梯B的门传感器必须在什么时候更换？"
@@ -55,7 +54,7 @@ def test_possessives_and_connectives_are_not_unknown_words(retriever):
 def test_a_chinese_question_about_english_documents_is_searched_in_english(retriever):
     model = ScriptedModel(EN_QUERY, GOOD)
     steps: list[str] = []
-    r = AskFlow(model=model, retriever=retriever, progress=steps.append).kickoff(inputs={"question": ZH_QUESTION})
+    r = run_ask(retriever, model, ZH_QUESTION, progress=steps.append)
     assert len(model.requests) == 2
     assert "English" in model.requests[0][0][0]["content"] and model.requests[0][0][1]["content"] == ZH_QUESTION
     assert ("contract.pdf", 2) in {(x["file"], x["page"]) for x in r.retrieved}
@@ -67,19 +66,17 @@ def test_a_chinese_question_about_english_documents_is_searched_in_english(retri
 
 def test_a_translation_in_the_wrong_language_is_sent_back_then_the_question_is_searched(retriever):
     model = ScriptedModel({"query": "电梯门传感器"}, {"query": "电梯门传感器"}, {"query": "电梯门传感器"}, GOOD)
-    AskFlow(model=model, retriever=retriever).kickoff(inputs={"question": ZH_QUESTION})
+    run_ask(retriever, model, ZH_QUESTION)
     feedback = model.requests[1][0][-1]["content"]
     assert "must be written in English" in feedback
 
 
 def test_no_translation_when_the_languages_match_or_it_is_switched_off(retriever, monkeypatch):
     model = ScriptedModel(GOOD)
-    AskFlow(model=model, retriever=retriever).kickoff(
-        inputs={"question": "When must the contractor replace the elevator B door sensors?"}
-    )
+    run_ask(retriever, model, "When must the contractor replace the elevator B door sensors?")
     assert len(model.requests) == 1
     monkeypatch.setenv("MMCREW_CROSS_LINGUAL", "false")
     get_settings(refresh=True)
     model = ScriptedModel(GOOD)
-    AskFlow(model=model, retriever=retriever).kickoff(inputs={"question": ZH_QUESTION})
+    run_ask(retriever, model, ZH_QUESTION)
     assert len(model.requests) == 1 and "Write the answer in" not in model.requests[0][0][-1]["content"]

@@ -81,33 +81,17 @@ def test_tile_instructions_are_counted(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("status", "child", "crewai", "code", "words"),
+    ("exit_code", "error", "code", "words"),
     [
-        ({"flow": "report", "exit_code": 0, "output_dir": "/x"}, None, 0, 0, "report finished"),
-        ({"flow": "report", "exit_code": 3, "error": "ModelFileError: no model"}, 3, 0, 3, "no model"),
-        (None, 132, 0, 132, "SIGILL"),
-        (None, None, 0, 1, "did not report"),
-        (None, None, 2, 2, "exited with status 2"),
+        (0, "", 0, "finished"),
+        (1, "ModelFileError: no model; run make model", 1, "run make model"),
+        (132, "", 132, "SIGILL"),
+        (-4, "", 1, "SIGILL"),
     ],
 )
-def test_crewai_run_verdicts(status, child, crewai, code, words):
-    got, message = verdict(status, child, crewai)
+def test_crewai_run_verdicts(exit_code, error, code, words):
+    got, message = verdict(exit_code, error)
     assert got == code and words in message and "\n" not in message
-
-
-def test_kickoff_writes_its_status_for_the_wrapper(tmp_path, monkeypatch):
-    from multimodal_crew import main
-
-    status = tmp_path / "status.json"
-    monkeypatch.setenv("MMCREW_RUN_STATUS", str(status))
-    monkeypatch.setattr(sys, "argv", ["kickoff", "start_date=yesterday"])
-    with pytest.raises(SystemExit) as info:
-        main.kickoff()
-    assert info.value.code == 2
-    import json
-
-    data = json.loads(status.read_text())
-    assert data["exit_code"] == 2 and data["flow"] == "report" and "YYYY-MM-DD" in data["error"]
 
 
 def test_a_library_that_dies_at_import_is_named_by_the_probe(monkeypatch):
@@ -121,12 +105,10 @@ def test_the_probe_reads_the_installed_build():
     assert info.startswith("CPU :") and "AVX2" in info
 
 
-def test_kickoff_reports_a_bad_setting_in_its_status(tmp_path, monkeypatch, capsys):
+def test_kickoff_reports_a_bad_setting_in_one_line(monkeypatch, capsys):
     from multimodal_crew import main
     from multimodal_crew.settings import _cached
 
-    status = tmp_path / "status.json"
-    monkeypatch.setenv("MMCREW_RUN_STATUS", str(status))
     monkeypatch.setenv("MMCREW_TOP_K", "abc")
     monkeypatch.setattr(sys, "argv", ["kickoff"])
     _cached.cache_clear()
@@ -138,6 +120,3 @@ def test_kickoff_reports_a_bad_setting_in_its_status(tmp_path, monkeypatch, caps
         _cached.cache_clear()
     assert info.value.code == 3
     assert "MMCREW_TOP_K" in capsys.readouterr().err
-    import json
-
-    assert json.loads(status.read_text())["exit_code"] == 3

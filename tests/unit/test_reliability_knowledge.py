@@ -12,14 +12,13 @@ import numpy as np
 import pytest
 
 from multimodal_crew.errors import ConfigError, InputError
-from multimodal_crew.flows.ask import AskFlow
 from multimodal_crew.flows.workorder import check_email
 from multimodal_crew.knowledge.ingest import ingest
 from multimodal_crew.knowledge.loaders import DocumentError, load_document
 from multimodal_crew.knowledge.retrieval import Retriever
 from multimodal_crew.knowledge.store import KnowledgeStore, store_dir
 from multimodal_crew.settings import get_settings
-from tests.fakes import HashEmbedder, ScriptedModel
+from tests.fakes import HashEmbedder, ScriptedModel, run_ask
 from tests.unit.test_knowledge import FIX, make_store
 
 A_QUOTE = "The boiler room key hangs in the caretaker office next to the fuse box."
@@ -74,10 +73,7 @@ def test_a_file_filter_selects_exactly_one_of_two_files_of_one_name(twin_store):
 
 def _ask(store, emb, reply: dict):
     model = ScriptedModel(reply)
-    result = AskFlow(model=model, retriever=Retriever(store, emb)).kickoff(
-        inputs={"question": "Who opens the roof hatch?"}
-    )
-    return result, model
+    return run_ask(Retriever(store, emb), model, "Who opens the roof hatch?"), model
 
 
 def test_ask_checks_a_quote_against_the_document_its_citation_names(twin_store):
@@ -93,7 +89,7 @@ def test_ask_checks_a_quote_against_the_document_its_citation_names(twin_store):
 
 
 def test_the_work_order_guard_and_the_research_check_read_the_cited_document(twin_store):
-    from multimodal_crew.flows.ask import page_reader
+    from multimodal_crew.steps.ask import page_reader
     from multimodal_crew.flows.research_checks import verify_findings
 
     store, emb = twin_store
@@ -287,5 +283,5 @@ def test_a_question_too_long_for_the_model_context_is_refused_before_any_model_c
     model = ScriptedModel({"citations": [], "answer": "", "abstained": True})
     question = "Who opens the roof hatch, and when? " * 2000
     with pytest.raises(InputError, match=r"characters long; at most [\d,]+ fit .*MMCREW_N_CTX.*shorten it"):
-        AskFlow(model=model, retriever=Retriever(store, emb)).kickoff(inputs={"question": question})
+        run_ask(Retriever(store, emb), model, question)
     assert model.requests == []

@@ -30,6 +30,7 @@ class FlowEntry:
     description: str
     path: Path
     inputs_model: type[FlowInputs]
+    defaults: dict[str, Any]  # the definition's `state.default`: what `crewai run` and `mmcrew run` start from
 
     def build(self, **kwargs: Any) -> Any:
         """A fresh runnable CrewAI Flow of this definition (state never carries over between runs)."""
@@ -46,7 +47,7 @@ def _load(path: str, mtime: float) -> FlowEntry:
     from crewai.flow.flow_definition import FlowDefinition
     from crewai.utilities.declarative_refs import resolve_ref
 
-    from .checks import check_definition
+    from ..steps.definitions import check_definition
 
     try:
         definition = FlowDefinition.from_declaration(path=path)
@@ -62,7 +63,8 @@ def _load(path: str, mtime: float) -> FlowEntry:
         raise FlowDefinitionError(
             f"{path}: `state` must be `type: pydantic` with `ref:` naming the flow's inputs model (a FlowInputs)"
         )
-    return FlowEntry(definition.name, definition.description or "", Path(path), model)
+    defaults = dict(getattr(state, "default", None) or {})
+    return FlowEntry(definition.name, definition.description or "", Path(path), model, defaults)
 
 
 def load_definition(path: Path | str) -> FlowEntry:
@@ -117,9 +119,10 @@ def run_flow(
     settings: Any = None,
     retriever: Any = None,
 ) -> RunResult:
-    """Run one flow by name on a fresh instance with validated inputs; return its typed result."""
+    """Run one flow by name on a fresh instance; return its typed result. ``inputs`` go over the
+    definition's defaults (``state.default``), as under ``crewai run --inputs``."""
     entry = get_flow(name, settings)
-    clean = validate_inputs(entry.inputs_model, name, dict(inputs or {}))
+    clean = validate_inputs(entry.inputs_model, name, {**entry.defaults, **(inputs or {})})
     flow = entry.build(suppress_flow_events=True, tracing=False)
     deps = Deps(settings=settings, model=model, retriever=retriever, progress=progress)
     attach_deps(flow, deps)

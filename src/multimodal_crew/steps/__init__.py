@@ -38,7 +38,7 @@ def deps_of(flow: Any) -> Deps:
     gets the process settings and progress on stderr."""
     deps = getattr(flow, _DEPS_ATTR, None)
     if deps is None:
-        from ..flows.checks import check_cli_inputs, check_definition
+        from .definitions import check_cli_inputs, check_definition
 
         definition = getattr(flow, "_definition", None)
         if definition is not None:

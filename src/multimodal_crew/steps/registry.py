@@ -30,7 +30,7 @@ __all__ = [
 OUTPUT_KINDS = ("text", "passages", "cited_answer", "table", "image", "number", "report", "file", "check")
 
 # modules of this package that are not steps; every other module in it registers built-in steps
-_NOT_STEPS = {"registry", "results", "tools", "outputs"}
+_NOT_STEPS = {"registry", "results", "tools", "outputs", "definitions"}
 
 
 def _builtin_modules() -> list[str]:

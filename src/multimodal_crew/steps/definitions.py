@@ -84,9 +84,21 @@ def _expressions(method: Any) -> list[str]:
     return found
 
 
+def _agent_llms(do: Any) -> list[tuple[str, Any]]:
+    """(agent name, its llm) for each agent a `call: agent` or inline `call: crew` action defines."""
+    call = getattr(do, "call", "")
+    if call not in ("agent", "crew") or getattr(do, "with_", None) is None:
+        return []
+    data = do.with_.model_dump(exclude_none=True) if hasattr(do.with_, "model_dump") else dict(do.with_)
+    agents = {"agent": data} if call == "agent" else data.get("agents") or {}
+    if isinstance(agents, list):
+        agents = {str(a.get("name", i)): a for i, a in enumerate(agents)}
+    return [(n, a.get("llm") or (a.get("settings") or {}).get("llm")) for n, a in agents.items()]
+
+
 def check_definition(definition: Any, path: Path | str | None = None) -> None:
     """Raise ``FlowDefinitionError`` for the first problem of a loaded ``crewai.flow/v1`` definition."""
-    from ..steps.registry import all_steps
+    from .registry import all_steps
 
     where = str(path or getattr(definition, "source_path", None) or definition.name)
 
@@ -143,6 +155,12 @@ def check_definition(definition: Any, path: Path | str | None = None) -> None:
                 seen.add(p)
                 todo += parents[p]
         return seen
+
+    for name, m in methods.items():
+        for agent, llm in _agent_llms(m.do):
+            if llm in (None, "", {}):
+                fail(name, f"agent {agent!r} names no llm, so CrewAI would use its default OpenAI model; "
+                     "set `settings: {llm: {python: config.llms.CONFIGURED}}` (the configured model)")  # fmt: skip
 
     fields = state_fields(definition)
     for name, m in methods.items():
