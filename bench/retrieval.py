@@ -41,11 +41,6 @@ FINANCE = [
 ]
 
 
-def pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
-
-
 def timed(retriever, queries: list[str]) -> list[float]:
     retriever.search(queries[0], 5)
     out = []
@@ -72,6 +67,7 @@ def main() -> None:
     ap.add_argument("--skip-scale", action="store_true")
     args = ap.parse_args()
     import multimodal_crew  # noqa: F401
+    from multimodal_crew.evals.stats import percentile as pct
     from multimodal_crew.knowledge.ingest import ingest
 
     tmp = Path(tempfile.mkdtemp(prefix="mmcrew-bench-retrieval-"))

@@ -45,6 +45,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="mmcrew-bench-sched-"))
     os.environ.update({"MMCREW_HOME": str(tmp / "state"), "MMCREW_CONFIG_DIR": str(tmp / "config")})
     import multimodal_crew  # noqa: F401
+    from multimodal_crew.evals.stats import percentile
     from multimodal_crew.schedule.history import History
     from multimodal_crew.schedule.runner import schedule_dir
     from multimodal_crew.schedule.service import Scheduler
@@ -64,7 +65,7 @@ def main() -> None:
     to_flow = sorted((r.flow_started - r.scheduled_for) * 1000 for r in runs)
     to_runner = sorted((r.started - r.scheduled_for) * 1000 for r in runs)
     durations = sorted((r.ended - r.started) * 1000 for r in runs)
-    p95 = lambda xs: xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]  # noqa: E731
+    p95 = lambda xs: percentile(xs, 0.95)  # noqa: E731
     print(
         f"overhead over {len(runs)} runs (ms): due->runner median {statistics.median(to_runner):.0f} "
         f"p95 {p95(to_runner):.0f}; due->flow start median {statistics.median(to_flow):.0f} "

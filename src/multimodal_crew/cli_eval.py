@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from .cli_console import _fail, _ingest_progress, err, out
+from .cli_console import _ingest_progress, err, out
 
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluations that print measured figures.")
 
@@ -20,24 +20,21 @@ def eval_vision(
     limit: int = typer.Option(0, help="first N items only (0: all)"),
 ) -> None:
     """Accuracy of the see flow: overall, per category, two-stage versus single-stage, latency."""
-    try:
-        from datetime import datetime
+    from datetime import datetime
 
-        from .evals.vision import load_items, run_eval
-        from .settings import ensure_dir, get_settings
+    from .evals.vision import load_items, run_eval
+    from .settings import ensure_dir, get_settings
 
-        folder = ensure_dir(get_settings().outputs_path / "eval")  # before the run, not after it
-        items = load_items(dataset)[: limit or None]
-        modes = ["two_stage", "single"] if mode == "both" else [mode]
-        with err.status("eval vision …") as status:
-            report = run_eval(items, modes, progress=lambda m: status.update(f"eval vision: {m} …"))
-        saved = folder / f"vision-{datetime.now():%Y%m%d-%H%M%S}.json"
-        saved.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
+    s = get_settings()
+    folder = ensure_dir(s.outputs_path / "eval")  # before the run, not after it
+    items = load_items(dataset)[: limit or None]
+    modes = ["two_stage", "single"] if mode == "both" else [mode]
+    with err.status("eval vision …") as status:
+        report = run_eval(items, modes, progress=lambda m: status.update(f"eval vision: {m} …"))
+    saved = folder / f"vision-{datetime.now():%Y%m%d-%H%M%S}.json"
+    saved.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     summary = report["summary"]
-    table = Table(title=f"vision eval: {len(items)} items ({get_settings().vision_model} + {get_settings().model})")
+    table = Table(title=f"vision eval: {len(items)} items ({s.vision_model} + {s.model})")
     table.add_column("category")
     for m in modes:
         table.add_column(m)
@@ -63,34 +60,30 @@ def eval_rag(
     retrieval_only: bool = typer.Option(False, "--retrieval-only", help="measure retrieval only (no model)"),
 ) -> None:
     """Gold page in the top 5, gold page cited, quotes verified, abstention, latency."""
-    try:
-        from datetime import datetime
+    from datetime import datetime
 
-        from .evals.rag import load_questions, run_eval
-        from .settings import ensure_dir, get_settings
+    from .evals.rag import load_questions, run_eval
+    from .settings import ensure_dir, get_settings
 
-        folder = ensure_dir(get_settings().outputs_path / "eval")  # before the run, not after it
-        if docs:
-            from .knowledge.ingest import ingest as run_ingest
+    s = get_settings()
+    folder = ensure_dir(s.outputs_path / "eval")  # before the run, not after it
+    if docs:
+        from .knowledge.ingest import ingest as run_ingest
 
-            progress, tell = _ingest_progress()
-            with progress:
-                run_ingest([docs], progress=tell)
-        items = [q for d in dataset for q in load_questions(d)[: limit or None]]
-        with err.status("eval rag …") as status:
-            report = run_eval(items, retrieval_only=retrieval_only,
-                              progress=lambda m: status.update(f"eval rag: {m} …"))  # fmt: skip
-        saved = folder / f"rag-{datetime.now():%Y%m%d-%H%M%S}.json"
-        saved.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
-    s = report["summary"]
-    table = Table(title=f"rag eval: {s['questions']['answerable']} answerable, {s['questions']['unanswerable']} "
-                        f"unanswerable ({get_settings().model}, {get_settings().embedder} embedder)")  # fmt: skip
+        progress, tell = _ingest_progress()
+        with progress:
+            run_ingest([docs], progress=tell)
+    items = [q for d in dataset for q in load_questions(d)[: limit or None]]
+    with err.status("eval rag …") as status:
+        report = run_eval(items, retrieval_only=retrieval_only, progress=lambda m: status.update(f"eval rag: {m} …"))
+    saved = folder / f"rag-{datetime.now():%Y%m%d-%H%M%S}.json"
+    saved.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    summary = report["summary"]
+    table = Table(title=f"rag eval: {summary['questions']['answerable']} answerable, "
+                        f"{summary['questions']['unanswerable']} unanswerable ({s.model}, {s.embedder} embedder)")  # fmt: skip
     table.add_column("measure")
     table.add_column("value")
-    for key, val in s.items():
+    for key, val in summary.items():
         if isinstance(val, dict) and "share" in val:
             shown = "-" if val["share"] is None else f"{100 * val['share']:.1f}% ({val['count']}/{val['n']})"
         else:

@@ -16,13 +16,13 @@ Reported:
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import MMCrewError, UserError
+from .stats import p50_p95
 
 __all__ = ["load_questions", "run_eval", "summarise"]
 
@@ -45,11 +45,6 @@ def load_questions(path: Path) -> list[dict]:
     return items
 
 
-def _p(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else 0.0
-
-
 def run_eval(
     items: list[dict],
     *,
@@ -57,9 +52,10 @@ def run_eval(
     model: Any = None,
     progress: Callable[[str], None] = lambda s: None,
 ) -> dict[str, Any]:
-    from ..flows.ask import AskFlow
+    from ..flows import run_flow
     from ..knowledge.retrieval import get_retriever
     from ..knowledge.text import quote_in
+    from ..steps.ask import CitedAnswer
 
     retriever = get_retriever()
     store = retriever.store
@@ -81,7 +77,8 @@ def run_eval(
         if not retrieval_only:
             t0 = time.perf_counter()
             try:
-                r = AskFlow(model=model, retriever=retriever).kickoff(inputs={"question": it["question"]})
+                result = run_flow("ask", {"question": it["question"]}, model=model, retriever=retriever)
+                r = CitedAnswer.model_validate(result.data)
                 row.update(
                     abstained=r.abstained,
                     answer=r.answer,
@@ -95,7 +92,9 @@ def run_eval(
                 row.update(abstained=None, answer="", reason="", attempts=0, citations=[], passages=[], error=str(e))
             row["ask_s"] = time.perf_counter() - t0
             cites = row["citations"]
-            row["verified"] = [quote_in(c["quote"], store.page_text(c["file"], c["page"]) or "") for c in cites]
+            # each quote is checked on the page of the very document cited (doc_id), as ask checks it
+            pages = [store.page_text(c["file"], c["page"], c.get("doc_id") or None) for c in cites]
+            row["verified"] = [quote_in(c["quote"], text or "") for c, text in zip(cites, pages, strict=True)]
             row["gold_cited"] = bool(gold & {(c["file"], c["page"]) for c in cites}) if gold else None
             # what the flow itself retrieved (its query may be a translation of the question)
             row["gold_in_passages"] = bool(gold & {tuple(p) for p in row["passages"]}) if gold else None
@@ -114,7 +113,7 @@ def summarise(rows: list[dict], retrieval_only: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "questions": {"answerable": len(ans), "unanswerable": len(una)},
         "gold_in_top5": _share([r["gold_in_top5"] for r in ans]),
-        "retrieval_ms": {"p50": round(statistics.median(ret), 1) if ret else 0, "p95": round(_p(ret, 0.95), 1)},
+        "retrieval_ms": p50_p95(ret),
     }
     if retrieval_only:
         return out
@@ -127,6 +126,6 @@ def summarise(rows: list[dict], retrieval_only: bool = False) -> dict[str, Any]:
         abstain_unanswerable=_share([r["abstained"] is True for r in una]),
         false_abstain=_share([r["abstained"] is True for r in ans]),
         failed=sum(1 for r in rows if r["error"]),
-        ask_s={"p50": round(statistics.median(asks), 1) if asks else 0, "p95": round(_p(asks, 0.95), 1)},
+        ask_s=p50_p95(asks),
     )
     return out

@@ -11,13 +11,13 @@ error instead of answering), and latency p50/p95 per item.
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import MMCrewError, UserError
+from .stats import p50_p95
 
 __all__ = ["load_items", "run_eval", "GROUPS"]
 
@@ -61,8 +61,11 @@ def _pct(xs: list[bool]) -> str:
     return f"{100 * sum(xs) / len(xs):.0f}%" if xs else "-"
 
 
-def run_eval(items: list[dict], modes: list[str], progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
-    from ..flows.see import SeeFlow
+def run_eval(
+    items: list[dict], modes: list[str], progress: Callable[[str], None] = lambda s: None, *, model: Any = None
+) -> dict[str, Any]:
+    from ..flows import run_flow
+    from ..steps.vision import SeeAnswer
 
     rows = []
     for k, it in enumerate(items, start=1):
@@ -70,9 +73,8 @@ def run_eval(items: list[dict], modes: list[str], progress: Callable[[str], None
             progress(f"{k}/{len(items)} {it['category']} ({mode})")
             t0 = time.perf_counter()
             try:
-                r = SeeFlow().kickoff(
-                    inputs={"image": it["image"], "question": it["question"], "choices": it["choices"], "mode": mode}
-                )
+                inputs = {"image": it["image"], "question": it["question"], "choices": it["choices"], "mode": mode}
+                r = SeeAnswer.model_validate(run_flow("see", inputs, model=model).data)
                 idx, answer, error = r.choice_index, r.answer, ""
             except MMCrewError as e:
                 idx, answer, error = None, "", str(e)
@@ -95,23 +97,19 @@ def run_eval(items: list[dict], modes: list[str], progress: Callable[[str], None
     return {"rows": rows, "summary": summarise(rows, modes)}
 
 
-def _p(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else 0.0
-
-
 def summarise(rows: list[dict], modes: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"by_category": {}, "by_group": {}, "overall": {}}
     cats = sorted({r["category"] for r in rows})
     for mode in modes:
         mine = [r for r in rows if r["mode"] == mode]
+        latency = p50_p95(r["seconds"] for r in mine)
         out["overall"][mode] = {
             "n": len(mine),
             "accuracy": _pct([r["correct"] for r in mine]),
             "in_choices": _pct([r["in_choices"] for r in mine if not r["error"]]),
             "failed": sum(1 for r in mine if r["error"]),
-            "p50_s": round(statistics.median([r["seconds"] for r in mine]), 1) if mine else 0,
-            "p95_s": round(_p([r["seconds"] for r in mine], 0.95), 1),
+            "p50_s": latency["p50"],
+            "p95_s": latency["p95"],
         }
         for c in cats:
             sel = [r["correct"] for r in mine if r["category"] == c]

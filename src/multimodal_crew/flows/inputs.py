@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from crewai.flow.flow import FlowState
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import InputError
+from ..steps.vision import Choices
 
 __all__ = [
     "AskInputs", "FlowInputs", "PingInputs", "ReportInputs", "ResearchInputs", "SeeInputs", "WorkOrderInputs",
@@ -34,7 +35,9 @@ def validate_inputs(model: type[FlowInputs], flow_name: str, inputs: dict[str, A
     try:
         return model.model_validate(inputs)
     except ValidationError as e:
-        err = e.errors()[0]
+        errors = e.errors()
+        # an unknown name first: a misspelt input is also why the real one is missing
+        err = next((x for x in errors if x.get("type") == "extra_forbidden"), errors[0])
         field = ".".join(str(x) for x in err.get("loc", ())) or "(inputs)"
         known = ", ".join(input_names(model))
         if err.get("type") == "extra_forbidden":
@@ -54,16 +57,9 @@ class AskInputs(FlowInputs):
 class SeeInputs(FlowInputs):
     image: str = Field(..., description="image path; several: separate with commas")
     question: str = Field(..., min_length=1)
-    choices: list[str] = Field(default_factory=list, description="answer options (multiple choice)")
+    choices: Choices = Field(default_factory=list, description="answer options (multiple choice; a|b|c)")
     context: str = Field("", description="text that comes with the image")
     mode: Literal["two_stage", "single"] = "two_stage"
-
-    @field_validator("choices", mode="before")
-    @classmethod
-    def _split(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            return [c.strip() for c in v.split("|") if c.strip()] if v.strip() else []
-        return v
 
 
 class ReportInputs(FlowInputs):
@@ -89,7 +85,7 @@ class ResearchInputs(FlowInputs):
     topic: str = Field(..., min_length=3, description="what the report is about")
     audience: str = Field("a general reader", description="who reads it")
     length: str = Field("short (about 200 words)", description="how long it should be")
-    tools: str = Field("", description="extra researcher tools, comma-separated: report_query, vision_ask")
+    tools: str = Field("", description="extra researcher tools by step name, comma-separated: report_query, see")
 
 
 class PingInputs(FlowInputs):

@@ -44,7 +44,7 @@ def deps_of(flow: Any) -> Deps:
         if definition is not None:
             check_definition(definition, getattr(definition, "source_path", None))
             check_cli_inputs(definition, sys.argv)
-        name = getattr(flow, "name", None) or "flow"
+        name = getattr(definition, "name", None) or getattr(flow, "name", None) or "flow"
         deps = Deps(progress=lambda msg: print(f"[{name}] {msg} …", file=sys.stderr, flush=True))
         attach_deps(flow, deps)
     return deps

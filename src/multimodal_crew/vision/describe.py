@@ -9,7 +9,7 @@ not see shapes, counts of objects or spatial relations the way a vision model do
 
 from __future__ import annotations
 
-import functools
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,15 +59,23 @@ class Description:
         return "\n".join(out)
 
 
-@functools.lru_cache(maxsize=1)
-def _engine():
-    from rapidocr_onnxruntime import RapidOCR
+_ENGINE: list = []  # the one RapidOCR engine of the process, made on first use
+_LOCK = threading.RLock()  # threads (a server's requests) share it: made once, read one image at a time,
+# as onnxruntime already uses every core for one image and RapidOCR is not documented as thread-safe
 
-    return RapidOCR()
+
+def _engine():
+    with _LOCK:
+        if not _ENGINE:
+            from rapidocr_onnxruntime import RapidOCR
+
+            _ENGINE.append(RapidOCR())
+        return _ENGINE[0]
 
 
 def _ocr(array, scale: float) -> list[TextLine]:
-    result, _ = _engine()(array)
+    with _LOCK:
+        result, _ = _engine()(array)
     lines = []
     for box, text, score in result or []:
         xs = [p[0] / scale for p in box]
