@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from multimodal_crew.crews.report.crew import run_report_crew
+from multimodal_crew.crews.report.crew import ReportCrewResult
 from multimodal_crew.datasource import parse_query, query_report
 from multimodal_crew.flows import run_flow
-from multimodal_crew.flows.report import allowed_numbers
 from multimodal_crew.models.runtime import get_runtime
 from multimodal_crew.models.structured import ValidationFailed, structured
 from multimodal_crew.numbers import unsupported_numbers
+from multimodal_crew.steps.report import ReportResult, allowed_numbers
 from tests.unit.test_report_flow import expected_totals
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,9 @@ FEB = {"start_date": "2024-02-01", "end_date": "2024-02-29"}
 
 
 def test_report_flow_table_equals_data_and_every_summary_number_is_in_it(state_home):
-    result = run_flow("report", FEB)
+    r = run_flow("report", FEB)
+    assert r.status == "ok" and r.model_calls >= 1
+    result = ReportResult.model_validate(r.data)
     totals = expected_totals("2024-02-01", "2024-02-29")
     for city, total in totals.items():
         assert f"| {city} | 29 | {total} |" in result.table_markdown
@@ -36,10 +38,12 @@ def test_report_flow_table_equals_data_and_every_summary_number_is_in_it(state_h
 
 
 def test_yaml_crew_agent_calls_the_tool_and_reports_the_data(state_home):
-    result = run_report_crew({**FEB, "city": ""})
+    r = run_flow("report_crew", {**FEB, "city": ""})
+    result = ReportCrewResult.model_validate(r.data)
     assert result.tool_called, result.answer
     assert result.tool_calls[0]["start_date"] == "2024-02-01"
     assert result.table_matches, result.answer
+    assert r.status == "ok"
 
 
 def test_structured_feeds_the_error_back_to_the_real_model(state_home):
@@ -65,15 +69,21 @@ def test_structured_feeds_the_error_back_to_the_real_model(state_home):
 
 def test_crewai_run_and_mmcrew_run_give_the_same_report(state_home):
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    a = subprocess.run([str(BIN / "crewai"), "run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    inputs = {"start_date": "2024-02-01", "end_date": "2024-02-29", "city": "Osaka"}
+    a = subprocess.run(
+        [str(BIN / "crewai"), "run", "--definition", "config/flows/report.yaml", "--inputs", json.dumps(inputs)],
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
     assert a.returncode == 0, a.stderr[-2000:]
+    pairs = [x for k, v in inputs.items() for x in ("-i", f"{k}={v}")]
     b = subprocess.run(
-        [str(BIN / "mmcrew"), "run", "report", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
+        [str(BIN / "mmcrew"), "run", "report", *pairs, "--json"],
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
     assert b.returncode == 0, b.stderr[-2000:]
     folders = sorted((state_home / "outputs" / "report").iterdir())
     assert len(folders) == 2
     first, second = (json.loads((f / "result.json").read_text()) for f in folders)
-    assert first["inputs"] == second["inputs"] == {"start_date": "2024-01-01", "end_date": "2024-01-31", "city": None}
+    assert first["inputs"] == second["inputs"] == inputs
     assert first["table_markdown"] == second["table_markdown"]
     assert first["summary"] == second["summary"]  # temperature 0, fixed seed

@@ -1,50 +1,62 @@
 """The report as a one-agent CrewAI crew defined in YAML (``config/report/``).
 
-Here the agent must decide to call ``report_query`` itself: the other CrewAI
-shape, kept next to the flow so both can be compared (``bench/protocol.py``).
-On the embedded model each agent step is grammar-constrained to a tool call or,
-once a tool result is in, a final answer.
+Here the agent must decide to call ``report_query`` itself: the other CrewAI shape, kept next
+to the ``report`` flow so both can be compared (``bench/protocol.py``). The agent's one tool is
+the registered step ``report_query`` (``steps.tools.as_tool``); its LLM is the flow's model
+(``deps.model.llm``), so on the embedded model each agent step is grammar-constrained to a tool
+call or, once a tool result is in, a final answer. The answer is then checked against the data.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from crewai import Agent, Crew, Process, Task
 from crewai.project import CrewBase, agent, crew, task
-from pydantic import BaseModel
 
-from ...datasource import parse_query, table_matches
-from ...flows.report import ReportInputs
-from ...settings import get_settings
-from ...tools.report_query import ReportQueryTool
+from ...datasource import table_matches
+from ...errors import ConfigError
+from ...steps.crewing import crew_llm
+from ...steps.registry import Deps, call_step
+from ...steps.report_data import ReportQueryInputs, ReportTable
+from ...steps.results import StepOutput
+from ...steps.tools import as_tool
 
-__all__ = ["ReportCrew", "ReportCrewInputs", "ReportCrewResult", "run_report_crew"]
-
-_CONFIG = get_settings().config_path / "report"
-
-
-class ReportCrewInputs(ReportInputs):
-    """The same inputs as the report flow."""
+__all__ = ["ReportCrew", "ReportCrewResult", "run_crew", "run_report_crew"]
 
 
-class ReportCrewResult(BaseModel):
+class ReportCrewResult(StepOutput):
     answer: str
-    tool_calls: list[dict]
+    tool_calls: list[dict]  # the arguments of every report_query call that returned data, in order
     tool_called: bool
     table_matches: bool
+
+    def result_fields(self) -> dict[str, Any]:
+        if not self.tool_called:
+            why = "the agent never called report_query: its table is not from the data"
+        elif not self.table_matches:
+            why = "the agent's table differs from what report_query returned"
+        else:
+            return {"text": self.answer}
+        return {"text": self.answer, "status": "incomplete", "reason": why}
 
 
 @CrewBase
 class ReportCrew:
-    """One analyst, one task, one tool."""
+    """One analyst, one task, one tool, from ``<config_dir>/agents.yaml`` and ``tasks.yaml``
+    (default ``config_dir``: ``report`` under the settings' config folder)."""
 
-    agents_config = str(_CONFIG / "agents.yaml")
-    tasks_config = str(_CONFIG / "tasks.yaml")
+    def __init__(self, llm: Any = None, tool: Any = None, config_dir: Path | str | None = None):
+        if config_dir is None:
+            from ...settings import get_settings
 
-    def __init__(self, llm: Any = None, tool: ReportQueryTool | None = None):
+            config_dir = get_settings().config_path / "report"
+        # CrewBase loads these right after __init__ (an absolute path wins over its base folder)
+        self.original_agents_config_path = str(Path(config_dir) / "agents.yaml")
+        self.original_tasks_config_path = str(Path(config_dir) / "tasks.yaml")
         self.llm = llm
-        self.tool = tool or ReportQueryTool()
+        self.tool = tool if tool is not None else as_tool("report_query", Deps())
 
     @agent
     def analyst(self) -> Agent:
@@ -59,20 +71,32 @@ class ReportCrew:
         return Crew(agents=self.agents, tasks=self.tasks, process=Process.sequential, verbose=False)
 
 
-def run_report_crew(inputs: dict, model: Any = None) -> ReportCrewResult:
-    """Kick the crew off and check its answer against the data."""
-    q = parse_query(inputs["start_date"], inputs["end_date"], inputs.get("city"))
-    if model is None:
-        from ...models.runtime import get_runtime
-
-        model = get_runtime()
-    llm = getattr(model, "llm", model)
-    tool = ReportQueryTool()
-    expected = tool.query(q.start.isoformat(), q.end.isoformat(), q.city or "")  # bad input fails here, early
-    out = ReportCrew(llm=llm, tool=tool).crew().kickoff(inputs=dict(inputs))
+def run_crew(inputs: ReportQueryInputs, deps: Deps) -> ReportCrewResult:
+    """The ``report_crew`` step: kick the crew off and check its answer against the data."""
+    expected: ReportTable = call_step("report_query", inputs, deps)  # bad input fails here, before the model
+    if getattr(deps.model, "llm", None) is None:
+        raise ConfigError("the configured model has no CrewAI LLM for agents (`.llm`); set MODEL to a chat model")
+    calls: list[dict] = []
+    tool = as_tool("report_query", deps, on_output=lambda args, out: calls.append(dict(args)))
+    deps.step("the analyst agent is writing the report")
+    with crew_llm(deps) as llm:  # the configured model, its requests counted in deps.model_calls
+        crew_ = ReportCrew(llm=llm, tool=tool, config_dir=deps.settings.config_path / "report").crew()
+        out = crew_.kickoff(inputs=inputs.model_dump())
     return ReportCrewResult(
         answer=out.raw,
-        tool_calls=tool.calls,
-        tool_called=bool(tool.calls),
-        table_matches=table_matches(out.raw, expected),
+        tool_calls=calls,
+        tool_called=bool(calls),
+        table_matches=table_matches(out.raw, expected.data),
     )
+
+
+def run_report_crew(inputs: dict, model: Any = None, settings: Any = None) -> ReportCrewResult:
+    """Run the crew outside a flow (``bench/protocol.py``). ``model`` is a runtime (with ``.llm``)
+    or a CrewAI LLM; None: the configured model."""
+    if model is not None and not hasattr(model, "complete_json") and not hasattr(model, "llm"):
+
+        class _Runtime:  # a bare CrewAI LLM: what agents use
+            llm = model
+
+        model = _Runtime()
+    return call_step("report_crew", inputs, Deps(settings=settings, model=model))
