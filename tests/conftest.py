@@ -65,6 +65,24 @@ def state_home(tmp_path, monkeypatch):
     reset_runtime()
 
 
+@pytest.fixture
+def sched_config(monkeypatch, tmp_path):
+    """A config folder for scheduler tests: the project's ``ping`` flow, the test flows ``boom`` and
+    ``freeze`` (tests/sched_flows/, their steps in tests/sched_steps.py), no config inputs. Returns
+    the folder (write ``schedules.yaml`` there)."""
+    import shutil
+
+    folder = tmp_path / "config"
+    (folder / "flows").mkdir(parents=True)
+    shutil.copy(ROOT / "config" / "flows" / "ping.yaml", folder / "flows" / "ping.yaml")
+    (folder / "inputs.yaml").write_text("{}\n")
+    monkeypatch.setenv("MMCREW_CONFIG_DIR", str(folder))
+    monkeypatch.setenv("MMCREW_EXTRA_FLOWS", str(ROOT / "tests" / "sched_flows"))
+    monkeypatch.setenv("MMCREW_EXTRA_STEPS", str(ROOT / "tests" / "sched_steps.py"))
+    get_settings(refresh=True)
+    yield folder
+
+
 def _model_present() -> bool:
     from multimodal_crew.models.weights import MODELS, model_file
 

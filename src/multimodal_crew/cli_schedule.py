@@ -1,11 +1,17 @@
-"""``mmcrew schedule``: list, run, start and look back at scheduled flows."""
+"""``mmcrew schedule``: list, run, start and look back at scheduled flows.
+
+Errors are reported by the one handler in ``cli.main`` (one line, its exit code).
+"""
 
 from __future__ import annotations
 
 import typer
 from rich.table import Table
 
-from .cli_console import _fail, _when, err, out
+from .cli_console import _when, err, out
+
+_COLOURS = {"ok": "green", "abstained": "yellow", "incomplete": "yellow", "failed": "red", "timeout": "red",
+            "interrupted": "yellow", "missed": "yellow", "skipped": "yellow", "running": "cyan"}  # fmt: skip
 
 schedule_app = typer.Typer(no_args_is_help=True, help="Run flows on a schedule (config/schedules.yaml).")
 
@@ -13,15 +19,11 @@ schedule_app = typer.Typer(no_args_is_help=True, help="Run flows on a schedule (
 @schedule_app.command("list")
 def schedule_list() -> None:
     """The entries of schedules.yaml, checked, with their next run time."""
-    try:
-        from datetime import datetime, timezone
+    from datetime import datetime, timezone
 
-        from .schedule.service import current_entries, schedules_path
+    from .schedule.service import current_entries, schedules_path
 
-        entries = current_entries()
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
+    entries = current_entries()
     table = Table(title=f"schedules ({schedules_path()})")
     for col in ("name", "flow", "when", "tz", "enabled", "misfire", "max run", "next run"):
         table.add_column(col)
@@ -29,44 +31,31 @@ def schedule_list() -> None:
     for e in entries.values():
         nxt = e.trigger().get_next_fire_time(None, now) if e.enabled else None
         when = f"cron {e.cron}" if e.cron else f"every {e.interval}"
-        table.add_row(
-            e.name,
-            e.flow,
-            when,
-            e.timezone,
-            "yes" if e.enabled else "no",
-            e.misfire,
-            f"{e.max_runtime:g}s",
-            nxt.isoformat(timespec="seconds") if nxt else "",
-        )
+        enabled = "yes" if e.enabled else "no"
+        next_run = nxt.isoformat(timespec="seconds") if nxt else ""
+        table.add_row(e.name, e.flow, when, e.timezone, enabled, e.misfire, f"{e.max_runtime:g}s", next_run)
     out.print(table)
 
 
 @schedule_app.command("run")
 def schedule_run(name: str = typer.Argument(..., help="entry name")) -> None:
     """Run one entry now (recorded in the history like a scheduled run)."""
-    try:
-        from .schedule.history import History
-        from .schedule.runner import run_entry, schedule_dir
-        from .schedule.service import current_entries
+    from .errors import UserError
+    from .schedule.history import History
+    from .schedule.runner import run_entry, schedule_dir
+    from .schedule.service import current_entries
 
-        entries = current_entries()
-        if name not in entries:
-            from .errors import UserError
-
-            raise UserError(f"no schedule entry {name!r}; entries: {', '.join(entries) or '(none)'}")
-        history = History(schedule_dir() / "history.sqlite")
-        with err.status(f"{name}: running {entries[name].flow} …"):
-            run_id = run_entry(entries[name], trigger="manual", history=history)
-        run = next(r for r in history.runs(name, limit=20) if r.id == run_id)
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
-    colour = "green" if run.status == "ok" else "red"
-    out.print(
-        f"[{colour}]{run.status}[/] {name} ({run.flow}) {run.output_dir or run.error}", highlight=False, soft_wrap=True
-    )
-    if run.status != "ok":
+    entries = current_entries()
+    if name not in entries:
+        raise UserError(f"no schedule entry {name!r}; entries: {', '.join(entries) or '(none)'}")
+    history = History(schedule_dir() / "history.sqlite")
+    with err.status(f"{name}: running {entries[name].flow} …"):
+        run_id = run_entry(entries[name], trigger="manual", history=history)
+    run = next(r for r in history.runs(name, limit=20) if r.id == run_id)
+    colour = _COLOURS.get(run.status, "red")
+    out.print(f"[{colour}]{run.status}[/] {name} ({run.flow}) {run.output_dir or run.error}", highlight=False,
+              soft_wrap=True)  # fmt: skip
+    if run.status not in ("ok", "abstained"):  # as `mmcrew run`: an honest abstention is a finished run
         raise typer.Exit(1)
 
 
@@ -78,11 +67,7 @@ def schedule_start() -> None:
     from .schedule.service import Scheduler
 
     sched = Scheduler()
-    try:
-        enabled = sched.start()
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
+    enabled = sched.start()
     signal.signal(signal.SIGTERM, lambda *a: sched.request_stop())
     err.print(f"scheduler running with {len(enabled)} entr{'y' if len(enabled) == 1 else 'ies'}; Ctrl-C stops it")
     for job_id, when in sorted(sched.next_runs().items()):
@@ -102,36 +87,15 @@ def schedule_history(
     limit: int = typer.Option(30, help="most recent runs to show"),
 ) -> None:
     """Past runs: start, end, status, error, output folder."""
-    try:
-        from .schedule.history import History
-        from .schedule.runner import schedule_dir
+    from .schedule.history import History
+    from .schedule.runner import schedule_dir
 
-        runs = History(schedule_dir() / "history.sqlite").runs(name, limit=limit)
-    except (Exception, KeyboardInterrupt) as e:
-        _fail(e)
-        return
+    runs = History(schedule_dir() / "history.sqlite").runs(name, limit=limit)
     table = Table(title="schedule history")
     for col in ("#", "name", "flow", "trigger", "due", "start", "end", "status", "error / output"):
         table.add_column(col)
-    colours = {
-        "ok": "green",
-        "failed": "red",
-        "timeout": "red",
-        "interrupted": "yellow",
-        "missed": "yellow",
-        "skipped": "yellow",
-        "running": "cyan",
-    }
     for r in runs:
-        table.add_row(
-            str(r.id),
-            r.name,
-            r.flow,
-            r.trigger,
-            _when(r.scheduled_for),
-            _when(r.started),
-            _when(r.ended),
-            f"[{colours.get(r.status, 'white')}]{r.status}[/]",
-            r.error or r.output_dir,
-        )
+        status = f"[{_COLOURS.get(r.status, 'white')}]{r.status}[/]"
+        table.add_row(str(r.id), r.name, r.flow, r.trigger, _when(r.scheduled_for), _when(r.started), _when(r.ended),
+                      status, r.error or r.output_dir)  # fmt: skip
     out.print(table)

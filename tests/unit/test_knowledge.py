@@ -226,3 +226,49 @@ def test_empty_store_is_a_clear_error_before_any_model_loads():
     with pytest.raises(EmptyKnowledgeError, match="mmcrew ingest"):
         r.search("anything")
     assert r._embedder is None
+
+
+def test_an_empty_knowledge_base_has_one_message_wherever_it_is_found(tmp_path, monkeypatch):
+    from multimodal_crew.knowledge.ingest import ingest_if_empty
+
+    monkeypatch.setenv("MMCREW_KNOWLEDGE_DIR", str(tmp_path / "nothing-here"))
+    s = get_settings(refresh=True)
+    store = make_store(HashEmbedder())
+    with pytest.raises(EmptyKnowledgeError) as searched:
+        Retriever(store, embedder=None, settings=s).search("anything")
+    with pytest.raises(EmptyKnowledgeError) as prepared:
+        ingest_if_empty(store, s)
+    assert str(searched.value) == str(prepared.value)
+    assert str(s.knowledge_path) in str(searched.value) and "mmcrew ingest" in str(searched.value)
+
+
+def test_the_keyword_index_lives_next_to_the_catalog_and_follows_its_generation(docs):
+    emb = HashEmbedder()
+    store = make_store(emb)
+    ingest([docs], embedder=emb, store=store)
+    _, ids, _ = store.bm25()
+    assert len(ids) == store.n_chunks() and (store.root / "bm25" / "mmcrew.json").is_file()
+    store.remove_doc(store.doc_by_file("zh.md").doc_id)
+    _, after, _ = store.bm25()  # a new generation: rebuilt without the removed document's chunks
+    assert len(after) == store.n_chunks() < len(ids)
+    assert make_store(emb).bm25()[1].tolist() == after.tolist()  # another process reads it from disk
+
+
+# -- hashing (src/multimodal_crew/hashing.py) ----------------------------------------------
+def test_a_pinned_file_is_hashed_once_and_a_changed_one_again(tmp_path, monkeypatch):
+    import hashlib
+
+    from multimodal_crew import hashing
+
+    f, stamp = tmp_path / "weights.bin", tmp_path / "weights.bin.sha256"
+    f.write_bytes(b"model" * 1000)
+    pin = hashlib.sha256(f.read_bytes()).hexdigest()
+    assert hashing.file_sha256(f) == pin
+    assert hashing.pinned_sha256(f, "0" * 64, stamp) != "0" * 64 and not stamp.exists()  # a mismatch is not remembered
+    assert hashing.pinned_sha256(f, pin, stamp) == pin and stamp.is_file()
+    reads = []
+    real = hashing.file_sha256
+    monkeypatch.setattr(hashing, "file_sha256", lambda *a: reads.append(a) or real(*a))
+    assert hashing.pinned_sha256(f, pin, stamp) == pin and not reads  # the stamp answers
+    f.write_bytes(b"other" * 1000)
+    assert hashing.pinned_sha256(f, pin, stamp) != pin and reads  # changed: read again

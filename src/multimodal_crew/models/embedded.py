@@ -32,7 +32,8 @@ __all__ = ["EmbeddedLLM", "Completion", "tool_step_schema", "render_messages", "
 
 _LOAD_LOCK = threading.Lock()
 _LOADED: dict[tuple, Any] = {}  # (path, n_ctx, threads, seed) -> Llama
-_GRAMMARS: dict[str, Any] = {}
+_GRAMMAR_LOCK = threading.Lock()
+_GRAMMARS: dict[str, Any] = {}  # JSON schema -> LlamaGrammar
 
 
 @dataclass
@@ -103,11 +104,14 @@ def grammar_schema(schema):
 def _grammar(schema: dict):
     from llama_cpp import LlamaGrammar
 
-    schema = grammar_schema(schema)
-    key = json.dumps(schema, sort_keys=True)
-    if key not in _GRAMMARS:
-        _GRAMMARS[key] = LlamaGrammar.from_json_schema(key, verbose=False)
-    return _GRAMMARS[key]
+    key = json.dumps(grammar_schema(schema), sort_keys=True)
+    found = _GRAMMARS.get(key)
+    if found is None:
+        with _GRAMMAR_LOCK:
+            found = _GRAMMARS.get(key)
+            if found is None:
+                found = _GRAMMARS[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+    return found
 
 
 def tool_step_schema(tools: list[dict], allow_final: bool, final_schema: dict | None = None) -> dict:
@@ -272,7 +276,7 @@ class EmbeddedLLM(BaseLLM):
         if stop:
             kwargs["stop"] = stop
         t0 = time.perf_counter()
-        with self._lock:
+        with llama.busy:  # shared by every EmbeddedLLM of this model (see _fastgrammar.FastLlama)
             try:
                 out = llama.create_chat_completion(**kwargs)
             except ValueError as e:  # e.g. prompt longer than the context
@@ -285,7 +289,8 @@ class EmbeddedLLM(BaseLLM):
             completion_tokens=int(usage.get("completion_tokens", 0)),
             seconds=seconds,
         )
-        self._track(comp)
+        with self._lock:
+            self._track(comp)
         return comp
 
     def _track(self, comp: Completion) -> None:

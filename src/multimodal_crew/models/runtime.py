@@ -17,6 +17,7 @@ anything else          crewai.LLM (LiteLLM/native)     ``call(response_model=...
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -129,18 +130,29 @@ class Runtime:
 
 
 _CACHE: dict[tuple, Runtime] = {}
+_LOCK = threading.Lock()
 
 
 def reset_runtime() -> None:
-    _CACHE.clear()
+    with _LOCK:
+        _CACHE.clear()
 
 
 def get_runtime(settings: Settings | None = None, *, verify_model: bool = True) -> Runtime:
-    """The runtime for ``settings.model``; cached per configuration."""
+    """The runtime for ``settings.model``; one per configuration and process, however many threads
+    ask for it at once."""
     s = settings or get_settings()
     key = (s.model, s.embedded_model, str(s.models_path), s.ollama_base_url, s.api_base, s.temperature, s.max_tokens)
-    if key in _CACHE:
-        return _CACHE[key]
+    found = _CACHE.get(key)
+    if found is None:
+        with _LOCK:
+            found = _CACHE.get(key)
+            if found is None:
+                found = _CACHE[key] = _make_runtime(s, verify_model)
+    return found
+
+
+def _make_runtime(s: Settings, verify_model: bool) -> Runtime:
     model = s.model.strip()
     if model.lower() == "embedded":
         from .embedded import EmbeddedLLM
@@ -157,7 +169,7 @@ def get_runtime(settings: Settings | None = None, *, verify_model: bool = True) 
             max_tokens=s.max_tokens,
             tools_before_answer=s.tools_before_answer,
         )
-        rt = Runtime("embedded", f"embedded/{s.embedded_model}", llm, settings=s)
+        return Runtime("embedded", f"embedded/{s.embedded_model}", llm, settings=s)
     else:
         from crewai import LLM
 
@@ -173,7 +185,7 @@ def get_runtime(settings: Settings | None = None, *, verify_model: bool = True) 
                 max_tokens=s.max_tokens,
                 timeout=s.request_timeout,
             )
-            rt = Runtime("ollama", model, llm, base_url=base, settings=s)
+            return Runtime("ollama", model, llm, base_url=base, settings=s)
         elif prefix == "openai" and s.api_base:
             llm = LLM(
                 model=model,
@@ -183,9 +195,7 @@ def get_runtime(settings: Settings | None = None, *, verify_model: bool = True) 
                 timeout=s.request_timeout,
                 api_key="not-needed",
             )
-            rt = Runtime("openai-compatible", model, llm, base_url=s.api_base, settings=s)
+            return Runtime("openai-compatible", model, llm, base_url=s.api_base, settings=s)
         else:
             llm = LLM(model=model, temperature=s.temperature, max_tokens=s.max_tokens, timeout=s.request_timeout)
-            rt = Runtime("crewai", model, llm, settings=s)
-    _CACHE[key] = rt
-    return rt
+            return Runtime("crewai", model, llm, settings=s)

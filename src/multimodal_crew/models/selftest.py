@@ -17,7 +17,6 @@ Two checks, both used by setup (``make model``), ``mmcrew doctor`` and the test 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -28,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..hashing import short_hash
 
 __all__ = [
     "SELFTEST_TOKENS",
@@ -197,20 +197,20 @@ def tile_instruction_count(path: Path) -> int | None:
         parts = line.split("\t")
         if len(parts) >= 2:
             op = parts[1].split(" ", 1)[0].strip()
-            if op.startswith(("tilezero", "tdpb", "tdpf", "ldtilecfg", "sttilecfg", "tileload", "tilestore", "tilerelease")):
+            if op.startswith(
+                ("tilezero", "tdpb", "tdpf", "ldtilecfg", "sttilecfg", "tileload", "tilestore", "tilerelease")
+            ):
                 count += 1
     return count
 
 
 def _fingerprint(model_path: Path, threads: int) -> str:
-    h = hashlib.sha256()
-    for lib in library_files():
-        st = lib.stat()
-        h.update(f"{lib.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    h.update(" ".join(sorted(cpu_flags())).encode())
+    """Changes when the llama.cpp library, the CPU, the model file or the test changes."""
+    parts = [f"{lib.name}:{lib.stat().st_size}:{lib.stat().st_mtime_ns}" for lib in library_files()]
+    parts.append(" ".join(sorted(cpu_flags())))
     st = model_path.stat()
-    h.update(f"{model_path.resolve()}:{st.st_size}:{threads}:{SELFTEST_TOKENS}".encode())
-    return h.hexdigest()[:16]
+    parts.append(f"{model_path.resolve()}:{st.st_size}:{threads}:{SELFTEST_TOKENS}")
+    return short_hash("".join(parts))
 
 
 def _describe_death(code: int) -> str:

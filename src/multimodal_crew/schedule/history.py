@@ -18,7 +18,8 @@ from .procs import alive
 
 __all__ = ["History", "HistoryCorruptError", "Run", "STATUSES"]
 
-STATUSES = ("running", "ok", "failed", "timeout", "skipped", "missed", "interrupted")
+# "abstained" and "incomplete": the flow ended normally with that RunResult.status (its reason in `error`)
+STATUSES = ("running", "ok", "abstained", "incomplete", "failed", "timeout", "skipped", "missed", "interrupted")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

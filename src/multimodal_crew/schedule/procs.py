@@ -11,6 +11,7 @@ belongs to a run that was killed; ``clean_stale_staging`` removes it.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import time
@@ -30,16 +31,13 @@ OWNER_SUFFIX = ".owner"
 # a staging folder with no owner file (left by an older version) is stale once untouched this long
 UNOWNED_GRACE = 3600.0
 
-_BOOT_ID: list[str] = []
 
-
+@functools.cache  # a constant of the running system: threads that race here read the same value
 def _boot_id() -> str:
-    if not _BOOT_ID:
-        try:
-            _BOOT_ID.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
-        except OSError:
-            _BOOT_ID.append("")
-    return _BOOT_ID[0]
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
 
 
 def _stat(pid: int) -> list[bytes] | None:

@@ -8,6 +8,10 @@ lock (so two runs of one entry never overlap, whoever starts them, and the lock 
 held exactly as long as the run lives), writes its history row, stops itself at
 ``max_runtime``, and ends when the process that started it ends. This side keeps a
 pipe to it (its lifeline), asks it to stop, and records what it could not.
+
+The runs in progress and whether their scheduler is stopping live in one :class:`Runs`
+object, owned by whoever starts runs (``service.Scheduler``, or ``run_entry`` alone for
+``mmcrew schedule run``). This module never imports ``service``.
 """
 
 from __future__ import annotations
@@ -19,43 +23,66 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..settings import get_settings
+from ..settings import Settings, get_settings
 from .config import ScheduleEntry
 from .history import History
 
-__all__ = ["run_entry", "schedule_dir", "DUE"]
+__all__ = ["Runs", "run_entry", "schedule_dir", "scheduled_job", "warm"]
 
-# job id -> the time the run was due; filled by the scheduler's executor just before it starts the job
-DUE: dict[str, float] = {}
-# pid -> the stop pipe of each run in progress, and whether the scheduler is stopping (their end is then 'interrupted')
-RUNNING: dict[int, Any] = {}
-STOPPING = threading.Event()
 STOP_GRACE = 5.0  # seconds a run has to stop by itself (remove its staging folder, close its row) before it is killed
 START_LIMIT = 120.0  # seconds for the fork server to start (it imports CrewAI once) and the run to take its lock
 
 
-def stop_all() -> None:
-    """Ask every run in progress to stop (scheduler shutdown); their runners wait for them."""
-    for ctl in list(RUNNING.values()):
-        _ask_stop(ctl)
+class Runs:
+    """The runs one scheduler (or one ``run_entry`` call) has in progress: the stop pipe of each,
+    by pid, and whether the scheduler is stopping (their end is then recorded as 'interrupted')."""
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self._pipes: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def add(self, pid: int, ctl) -> None:
+        with self._lock:
+            self._pipes[pid] = ctl
+
+    def remove(self, pid: int | None) -> None:
+        with self._lock:
+            self._pipes.pop(pid, None)
+
+    def stop_all(self) -> None:
+        """Ask every run in progress to stop (scheduler shutdown); their runners wait for them."""
+        with self._lock:
+            pipes = list(self._pipes.values())
+        for ctl in pipes:
+            _ask_stop(ctl)
 
 
-def schedule_dir() -> Path:
-    path = get_settings().home_path / "schedule"
+def schedule_dir(settings: Settings | None = None) -> Path:
+    path = (settings or get_settings()).home_path / "schedule"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def run_entry(
-    entry: ScheduleEntry, *, trigger: str = "manual", due: float | None = None, history: History | None = None
+    entry: ScheduleEntry,
+    *,
+    trigger: str = "manual",
+    due: float | None = None,
+    history: History | None = None,
+    runs: Runs | None = None,
+    settings: Settings | None = None,
 ) -> int:
-    """Run ``entry`` now; return the history row id. Never raises for a failed run."""
+    """Run ``entry`` now; return the history row id. Never raises for a failed run. ``runs``: the
+    scheduler's runs in progress (a lone run gets its own)."""
     from ..inputs import config_defaults
 
+    runs = runs or Runs()
+    folder = schedule_dir(settings)
     own = history is None
-    history = history or History(schedule_dir() / "history.sqlite")
+    history = history or History(folder / "history.sqlite")
     try:
-        lock_path = schedule_dir() / "locks" / f"{entry.name}.lock"
+        lock_path = folder / "locks" / f"{entry.name}.lock"
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "name": entry.name,
@@ -76,8 +103,8 @@ def run_entry(
             proc.start()
             child_end.close()
             child_ctl.close()
-            RUNNING[proc.pid] = ctl
-            message = _wait(proc, results, START_LIMIT + entry.max_runtime)
+            runs.add(proc.pid, ctl)
+            message = _wait(proc, results, START_LIMIT + entry.max_runtime, runs.stopping)
             if isinstance(message, tuple) and message[0] == "busy":
                 return history.start(
                     entry.name,
@@ -95,13 +122,13 @@ def run_entry(
                     entry.name, entry.flow, trigger, due, pid=proc.pid, started=t0
                 )
             else:  # it stops itself at max_runtime; this is the backstop
-                message = _wait(proc, results, entry.max_runtime + STOP_GRACE)
+                message = _wait(proc, results, entry.max_runtime + STOP_GRACE, runs.stopping)
                 if message in ("timeout", "stopping"):
                     _stop(proc, ctl)
             proc.join(STOP_GRACE)
             if message == "timeout":
                 history.finish(run_id, "timeout", f"stopped after max_runtime {entry.max_runtime:g} s")
-            elif message == "stopping" or STOPPING.is_set():
+            elif message == "stopping" or runs.stopping.is_set():
                 history.finish(run_id, "interrupted", "the scheduler stopped during the run")
             else:  # the run process records its own end; this only closes a row it could not
                 history.finish(run_id, "failed", f"the run process ended with exit code {proc.exitcode}")
@@ -113,7 +140,7 @@ def run_entry(
                 history.finish(run_id, "interrupted", "the scheduler stopped during the run")
             raise
         finally:
-            RUNNING.pop(proc.pid, None)
+            runs.remove(proc.pid)
             results.close()
             ctl.close()
     finally:
@@ -142,12 +169,12 @@ def _stop(proc, ctl) -> None:
         proc.join()
 
 
-def _wait(proc, conn, limit: float):
+def _wait(proc, conn, limit: float, stopping: threading.Event):
     """The run's next message, None if it ended without one, "timeout" after ``limit`` seconds,
     or "stopping" when the scheduler is stopping."""
     deadline = time.monotonic() + limit
     while True:
-        if STOPPING.is_set():
+        if stopping.is_set():
             return "stopping"
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -192,12 +219,10 @@ def _context():
 _CTX = _context()
 
 
-def scheduled_job(name: str, fingerprint: str = "") -> None:
-    """The function APScheduler stores (by reference) and calls: reads the entry fresh from YAML."""
-    from .service import current_entries
+def scheduled_job(name: str, fingerprint: str = "", *, owner: Any = None, due: float | None = None) -> None:
+    """The function APScheduler stores (by reference, with ``name`` and ``fingerprint``) and calls.
 
-    due = DUE.pop(name, None)
-    entry = current_entries().get(name)
-    if entry is None:  # removed from the YAML since the job was stored
-        return
-    run_entry(entry, trigger="schedule", due=due)
+    The executor of the scheduler that runs the job adds ``owner`` (that scheduler) and ``due``
+    (when the run was due); the owner reads the entry fresh from YAML and runs it."""
+    if owner is not None:
+        owner.run_scheduled(name, due)

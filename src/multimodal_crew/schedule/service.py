@@ -11,14 +11,16 @@
 * Misfire policy ``skip``: a run more than ``SKIP_GRACE`` seconds late is recorded as
   missed. ``run_once``: any number of missed runs become one catch-up run.
   Either way runs are coalesced and at most one instance of an entry runs at a time.
+
+A ``Scheduler`` owns all of its state (its runs in progress, whether it is stopping, the
+entries last read); it starts runs through ``runner`` and ``runner`` never imports this module.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 import threading
 from pathlib import Path
+from typing import Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -26,7 +28,8 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from ..errors import UserError
-from ..settings import get_settings
+from ..locks import PidLock
+from ..settings import Settings, get_settings
 from . import runner
 from .config import ScheduleEntry, load_schedules
 from .history import History
@@ -42,58 +45,62 @@ class SchedulerBusyError(UserError):
     """Another scheduler already runs on this state folder."""
 
 
-def schedules_path() -> Path:
-    return get_settings().config_path / "schedules.yaml"
+def schedules_path(settings: Settings | None = None) -> Path:
+    return (settings or get_settings()).config_path / "schedules.yaml"
 
 
-_ENTRY_CACHE: dict[str, object] = {"key": None, "entries": {}}
+def current_entries(settings: Settings | None = None) -> dict[str, ScheduleEntry]:
+    """The entries of schedules.yaml, checked, by name."""
+    return {e.name: e for e in load_schedules(schedules_path(settings))}
 
 
-def current_entries() -> dict[str, ScheduleEntry]:
-    """The entries of schedules.yaml, re-read when the file changes."""
-    p = schedules_path()
-    key = (str(p), p.stat().st_mtime_ns if p.exists() else None)
-    if _ENTRY_CACHE["key"] != key:
-        _ENTRY_CACHE["entries"] = {e.name: e for e in load_schedules(p)}
-        _ENTRY_CACHE["key"] = key
-    return dict(_ENTRY_CACHE["entries"])  # type: ignore[arg-type]
+class _Job:
+    """A job as APScheduler's ``run_job`` sees it, with its scheduler (``owner``) and the time the run
+    was due added to the stored arguments of ``runner.scheduled_job``."""
+
+    def __init__(self, job, **extra: Any):
+        self._job = job
+        self.kwargs = {**job.kwargs, **extra}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._job, name)
+
+    def __str__(self) -> str:
+        return str(self._job)
 
 
-class _DueExecutor(ThreadPoolExecutor):
-    """Remembers when each job was due, for the run's history row (and the overhead bench)."""
+class _Executor(ThreadPoolExecutor):
+    """Hands each run to the scheduler that owns this executor, with the time it was due (for its
+    history row and the overhead bench)."""
+
+    def __init__(self, owner: Scheduler, max_workers: int):
+        super().__init__(max_workers=max_workers)
+        self.owner = owner
 
     def _do_submit_job(self, job, run_times):
-        runner.DUE[job.id] = run_times[-1].timestamp()
-        super()._do_submit_job(job, run_times)
+        super()._do_submit_job(_Job(job, owner=self.owner, due=run_times[-1].timestamp()), run_times)
 
 
 class Scheduler:
-    def __init__(self, path: Path | None = None):
-        self.path = Path(path) if path else schedules_path()
-        self.dir = runner.schedule_dir()
-        self._lock_file = None
+    def __init__(self, path: Path | None = None, settings: Settings | None = None):
+        self.settings = settings or get_settings()
+        self.path = Path(path) if path else schedules_path(self.settings)
+        self.dir = runner.schedule_dir(self.settings)
+        self.runs = runner.Runs()  # the runs in progress, and whether this scheduler is stopping
+        self._lock = PidLock(self.dir / "scheduler.lock")
         self._sched: BackgroundScheduler | None = None
         self._stop = threading.Event()
+        self._entries: tuple[Any, dict[str, ScheduleEntry]] = (None, {})  # (file's mtime, entries)
+        self._entries_lock = threading.Lock()
         self.history: History | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def _acquire(self) -> None:
-        f = open(self.dir / "scheduler.lock", "a+")
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            pid = f.read().strip() or "?"
-            f.close()
+        if not self._lock.acquire():
             raise SchedulerBusyError(
-                f"another scheduler (pid {pid}) is already running on {self.dir.parent}; stop it first "
-                "or use another MMCREW_HOME"
-            ) from None
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
-        self._lock_file = f
+                f"another scheduler (pid {self._lock.holder}) is already running on {self.dir.parent}; "
+                "stop it first or use another MMCREW_HOME"
+            )
 
     def start(self) -> list[ScheduleEntry]:
         """Start in the background; return the enabled entries. Call ``stop()`` to end."""
@@ -102,11 +109,11 @@ class Scheduler:
         try:
             self.history = History(self.dir / "history.sqlite")
             self.history.mark_interrupted()
-            clean_all_stale_staging(get_settings().outputs_path)
+            clean_all_stale_staging(self.settings.outputs_path)
             enabled = [e for e in entries if e.enabled]
             self._sched = BackgroundScheduler(
                 jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{self.dir / 'jobs.sqlite'}")},
-                executors={"default": _DueExecutor(max_workers=max(4, len(enabled)))},
+                executors={"default": _Executor(self, max_workers=max(4, len(enabled)))},
                 job_defaults={"coalesce": True, "max_instances": 1},
                 timezone="UTC",
             )
@@ -144,11 +151,26 @@ class Scheduler:
                 replace_existing=True,
             )
 
+    def entries(self) -> dict[str, ScheduleEntry]:
+        """The entries of this scheduler's schedules.yaml, re-read when the file changes."""
+        key = self.path.stat().st_mtime_ns if self.path.exists() else None
+        with self._entries_lock:
+            if self._entries[0] != key or key is None:
+                self._entries = (key, {e.name: e for e in load_schedules(self.path)})
+            return dict(self._entries[1])
+
     def _entry(self, job_id: str) -> ScheduleEntry | None:
         try:
-            return current_entries().get(job_id)
+            return self.entries().get(job_id)
         except Exception:
             return None
+
+    def run_scheduled(self, name: str, due: float | None) -> None:
+        """Run entry ``name`` as the schedule says (called by ``runner.scheduled_job`` in an executor thread)."""
+        entry = self.entries().get(name)  # an invalid YAML raises: APScheduler logs it as the job's error
+        if entry is None:  # removed from the YAML since the job was stored
+            return
+        runner.run_entry(entry, trigger="schedule", due=due, runs=self.runs, settings=self.settings)
 
     def _on_missed(self, event) -> None:
         entry = self._entry(event.job_id)
@@ -185,17 +207,15 @@ class Scheduler:
         self._stop.set()
 
     def stop(self) -> None:
-        runner.STOPPING.set()
+        self.runs.stopping.set()
         try:
-            runner.stop_all()
+            self.runs.stop_all()
             if self._sched is not None and self._sched.running:
                 self._sched.shutdown(wait=True)
         finally:
-            runner.STOPPING.clear()
+            self.runs.stopping.clear()
             if self.history:
                 self.history.close()
                 self.history = None
-            if self._lock_file:
-                self._lock_file.close()
-                self._lock_file = None
+            self._lock.release()
             self._stop.set()
