@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from crewai import BaseLLM
@@ -205,3 +209,46 @@ def run_ask(retriever, model, question: str, *, progress=None, settings=None, **
 
     r = run_flow("ask", {"question": question, **inputs}, model=model, retriever=retriever, progress=progress, settings=settings)
     return CitedAnswer.model_validate(r.data)
+
+
+# -- helpers shared by test files (test files never import each other) -----------------------
+ROOT = Path(__file__).resolve().parents[1]
+FIX = ROOT / "tests" / "fixtures" / "knowledge"
+BIN = Path(sys.executable).parent
+CSV = ROOT / "knowledge" / "daily_active_users.csv"
+
+
+def make_store(emb):
+    """A KnowledgeStore for ``emb`` under the current settings' index folder."""
+    from multimodal_crew.knowledge.store import KnowledgeStore, store_dir
+    from multimodal_crew.settings import get_settings
+
+    s = get_settings(refresh=True)
+    return KnowledgeStore(store_dir(s.index_path, emb.name), emb.name)
+
+
+def mmcrew(*args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+    """The real ``mmcrew`` console script in a subprocess."""
+    full = {**os.environ, **(env or {})}
+    return subprocess.run([str(BIN / "mmcrew"), *args], capture_output=True, text=True, env=full, timeout=timeout)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, *needles: str) -> None:
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def expected_totals(start: str, end: str, city: str | None = None) -> dict[str, int]:
+    """Active-user totals per city computed from the CSV without the project's code."""
+    import csv
+
+    out: dict[str, int] = {}
+    with open(CSV, newline="") as f:
+        for rec in csv.DictReader(f):
+            if start <= rec["date"] <= end and (city is None or rec["city"] == city):
+                out[rec["city"]] = out.get(rec["city"], 0) + int(rec["active_users"])
+    return out

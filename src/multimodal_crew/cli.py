@@ -129,10 +129,9 @@ def _ingest_first() -> None:
 
     store = open_store()
     try:
-        if store.n_chunks() == 0:
-            progress, tell = _ingest_progress()
-            with progress:
-                ingest_if_empty(store, progress=tell)
+        progress, tell = _ingest_progress()  # shows nothing unless there is something to ingest
+        with progress:
+            ingest_if_empty(store, progress=tell)
     finally:
         store.close()
 
@@ -151,7 +150,10 @@ def kb() -> None:
         table.add_row(d.file, d.kind, str(d.n_pages), str(d.n_chunks), d.sha256[:12], _when(d.ingested_at))
     out.print(table)
     if not docs:
-        out.print("empty: put documents in the knowledge folder and run `mmcrew ingest`")
+        from .knowledge.retrieval import EmptyKnowledgeError
+        from .settings import get_settings
+
+        out.print(str(EmptyKnowledgeError.of(get_settings().knowledge_path)), highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -88,6 +88,7 @@ def _data_rows(s) -> list[Row]:
 
 def _knowledge_rows(s) -> list[Row]:
     from .knowledge.ingest import open_store
+    from .knowledge.retrieval import EmptyKnowledgeError
 
     store = open_store(s)
     try:
@@ -95,7 +96,7 @@ def _knowledge_rows(s) -> list[Row]:
         detail = (
             f"{len(docs)} documents, {store.n_chunks()} chunks, embedder {s.embedder} ({store.root})"
             if docs
-            else f"empty: `mmcrew ingest` indexes {s.knowledge_path} (the first `mmcrew ask` does it for you)"
+            else f"{EmptyKnowledgeError.of(s.knowledge_path)} (the first `mmcrew ask` does it for you)"
         )
     finally:
         store.close()

@@ -16,7 +16,7 @@ from multimodal_crew.models.runtime import get_runtime
 from multimodal_crew.models.structured import ValidationFailed, structured
 from multimodal_crew.numbers import unsupported_numbers
 from multimodal_crew.steps.report import ReportResult, allowed_numbers
-from tests.unit.test_report_flow import expected_totals
+from tests.fakes import expected_totals
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,6 +11,8 @@ import pytest
 from multimodal_crew.flows import run_flow
 from multimodal_crew.knowledge.ingest import ingest, open_store
 from multimodal_crew.settings import get_settings
+from multimodal_crew.steps.research import ResearchReport
+from multimodal_crew.steps.results import locate
 
 pytestmark = pytest.mark.integration
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "knowledge"
@@ -23,7 +25,8 @@ def test_research_report_cites_only_pages_the_researcher_found(state_home, tmp_p
     shutil.copytree(FIX / "good", docs)
     ingest([docs])
     r = run_flow("research", {"topic": "elevator and roof maintenance duties of the contractor"})
-    assert r.status in ("passed", "failed_review"), r  # the documents do cover it
+    rep = ResearchReport.model_validate(r.data)
+    assert rep.review in ("passed", "failed_review"), r  # the documents do cover it
     out = Path(r.output_dir)
     evidence = json.loads((out / "evidence.json").read_text())
     assert evidence, "the researcher never called knowledge_search"
@@ -36,10 +39,13 @@ def test_research_report_cites_only_pages_the_researcher_found(state_home, tmp_p
 
     for f in findings:  # every finding the writer was given quotes a page the researcher found
         assert (f["file"], f["page"]) in found and quote_in(f["quote"], store.page_text(f["file"], f["page"]))
-    if r.status == "passed":
-        assert r.citations > 0 and r.citations_verified == r.citations
+    for c in r.citations:  # every citation is a finding, its offsets point at its quote on the page
+        assert any((c.file, c.page, c.quote) == (f["file"], f["page"], f["quote"].strip()) for f in findings)
+        assert locate(c.quote, store.page_text(c.file, c.page)) == (c.start, c.end)
+    if rep.review == "passed":
+        assert r.status == "ok" and r.citations
     else:
-        assert r.problems and r.rounds == 1
+        assert r.status == "incomplete" and rep.problems and rep.rounds == 1
     steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
     assert steps[0]["agent"] == "flow" and steps[-1]["step"].startswith("done:")
     assert r.model_calls >= 4

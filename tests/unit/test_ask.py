@@ -6,11 +6,10 @@ import shutil
 
 import pytest
 
-from multimodal_crew.steps.ask import ABSTAIN_ANSWER
 from multimodal_crew.knowledge.ingest import ingest
 from multimodal_crew.knowledge.retrieval import EmptyKnowledgeError, Retriever
-from tests.fakes import HashEmbedder, ScriptedModel, run_ask
-from tests.unit.test_knowledge import FIX, make_store
+from multimodal_crew.steps.ask import ABSTAIN_ANSWER
+from tests.fakes import FIX, HashEmbedder, ScriptedModel, make_store, run_ask
 
 
 @pytest.fixture

@@ -5,30 +5,11 @@ is active there too) with no embedded model needed.
 """
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.fakes import FakeOpenAIServer, free_port
-
-BIN = Path(sys.executable).parent
-
-
-def mmcrew(*args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
-    full = {**os.environ, **(env or {})}
-    return subprocess.run([str(BIN / "mmcrew"), *args], capture_output=True, text=True, env=full, timeout=timeout)
-
-
-def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, *needles: str) -> None:
-    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr + proc.stdout
-    for n in needles:
-        assert n in lines[0], lines[0]
+from tests.fakes import FakeOpenAIServer, assert_one_line_error, free_port, mmcrew
 
 
 def no_outputs(home: Path) -> bool:

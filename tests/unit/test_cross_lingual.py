@@ -10,8 +10,7 @@ from multimodal_crew.knowledge.ingest import ingest
 from multimodal_crew.knowledge.retrieval import Retriever
 from multimodal_crew.knowledge.text import content_terms, script_of
 from multimodal_crew.settings import get_settings
-from tests.fakes import HashEmbedder, ScriptedModel, run_ask
-from tests.unit.test_knowledge import FIX, make_store
+from tests.fakes import FIX, HashEmbedder, ScriptedModel, make_store, run_ask
 
 ZH_QUESTION = "电梯B的门传感器必须在什么时候更换？"
 EN_QUERY = {"query": "When must the contractor replace the door sensors of elevator B?"}

@@ -7,8 +7,7 @@ import pytest
 
 from multimodal_crew import main
 from multimodal_crew.settings import get_settings
-from tests.fakes import FakeOpenAIServer
-from tests.unit.test_report_flow import expected_totals
+from tests.fakes import FakeOpenAIServer, expected_totals
 
 OSAKA_FEB = expected_totals("2024-02-01", "2024-02-29", "Osaka")["Osaka"]
 REPLY = json.dumps({"summary": f"Osaka had {OSAKA_FEB:,} active users in February 2024.", "top_city": "Osaka"})

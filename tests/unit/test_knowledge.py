@@ -17,17 +17,10 @@ import pytest
 from multimodal_crew.knowledge.ingest import ingest
 from multimodal_crew.knowledge.loaders import DocumentError, load_document
 from multimodal_crew.knowledge.retrieval import EmptyKnowledgeError, Retriever
-from multimodal_crew.knowledge.store import KnowledgeStore, StoreBusyError, store_dir
+from multimodal_crew.knowledge.store import StoreBusyError
 from multimodal_crew.knowledge.text import chunk_page, quote_in, tokenize
 from multimodal_crew.settings import get_settings
-from tests.fakes import HashEmbedder
-
-FIX = Path(__file__).resolve().parents[1] / "fixtures" / "knowledge"
-
-
-def make_store(emb) -> KnowledgeStore:
-    s = get_settings(refresh=True)
-    return KnowledgeStore(store_dir(s.index_path, emb.name), emb.name)
+from tests.fakes import FIX, HashEmbedder, make_store
 
 
 @pytest.fixture
@@ -163,7 +156,6 @@ def test_sigkill_mid_ingestion_then_rerun(docs, tmp_path, state_home):
             import sys
             sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
             from multimodal_crew.knowledge.ingest import ingest
-            from tests.unit.test_knowledge import make_store
             from tests.fakes import HashEmbedder
             emb = HashEmbedder(delay=0.4)
             ingest([{str(docs)!r}], embedder=emb, store=make_store(emb),

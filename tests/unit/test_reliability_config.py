@@ -18,8 +18,7 @@ from multimodal_crew import doctor
 from multimodal_crew.errors import ConfigError
 from multimodal_crew.settings import Settings, ensure_dir, get_settings, state_folder_error
 from multimodal_crew.vision.images import ImageError, load_image
-from tests.fakes import FakeOpenAIServer
-from tests.unit.test_cli_errors import assert_one_line_error, mmcrew
+from tests.fakes import FakeOpenAIServer, assert_one_line_error, mmcrew
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDE = {"COLUMNS": "300"}  # doctor's table on one line per row

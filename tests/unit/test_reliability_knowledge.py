@@ -10,16 +10,15 @@ import sqlite3
 
 import numpy as np
 import pytest
+from multimodal_crew.steps.workorder import check_email
 
 from multimodal_crew.errors import ConfigError, InputError
-from multimodal_crew.flows.workorder import check_email
 from multimodal_crew.knowledge.ingest import ingest
 from multimodal_crew.knowledge.loaders import DocumentError, load_document
 from multimodal_crew.knowledge.retrieval import Retriever
 from multimodal_crew.knowledge.store import KnowledgeStore, store_dir
 from multimodal_crew.settings import get_settings
-from tests.fakes import HashEmbedder, ScriptedModel, run_ask
-from tests.unit.test_knowledge import FIX, make_store
+from tests.fakes import FIX, HashEmbedder, ScriptedModel, make_store, run_ask
 
 A_QUOTE = "The boiler room key hangs in the caretaker office next to the fuse box."
 B_QUOTE = "The roof hatch is opened only by the facilities manager on duty."
@@ -89,8 +88,9 @@ def test_ask_checks_a_quote_against_the_document_its_citation_names(twin_store):
 
 
 def test_the_work_order_guard_and_the_research_check_read_the_cited_document(twin_store):
+    from multimodal_crew.steps.research_checks import verify_findings
+
     from multimodal_crew.steps.ask import page_reader
-    from multimodal_crew.flows.research_checks import verify_findings
 
     store, emb = twin_store
     hits = Retriever(store, emb).search("notes of building", k=5)
@@ -99,7 +99,7 @@ def test_the_work_order_guard_and_the_research_check_read_the_cited_document(twi
     found = {(h.file, h.page) for h in hits}
     assert check_email("Open the hatch (DIR_B/notes.txt, p. 1).", found, lambda f, p: read(f, p) is not None) == []
 
-    from multimodal_crew.crews.research.crew import Finding
+    from multimodal_crew.crews.research.models import Finding
 
     pages = {fp: read(*fp) or "" for fp in found}
     ok = Finding(fact="The manager opens the hatch.", file="DIR_B/notes.txt", page=1, quote=B_QUOTE)

@@ -1,7 +1,6 @@
 """The report flow (config/flows/report.yaml) and its steps: wiring, validators, all-or-nothing
 outputs, on named fake models; and the ping flow under ``crewai run --definition``."""
 
-import csv
 import json
 import os
 import subprocess
@@ -16,22 +15,12 @@ from multimodal_crew.models.structured import ValidationFailed
 from multimodal_crew.steps import Deps, call_step
 from multimodal_crew.steps.report import ReportResult, ReportSummary, summary_validators
 from multimodal_crew.steps.tools import as_tool
-from tests.fakes import ScriptedModel
+from tests.fakes import ScriptedModel, expected_totals
 
 ROOT = Path(__file__).resolve().parents[2]
 CSV = ROOT / "knowledge" / "daily_active_users.csv"
 CREWAI = ROOT / ".venv" / "bin" / "crewai"
 JAN = {"start_date": "2024-01-01", "end_date": "2024-01-31"}
-
-
-def expected_totals(start: str, end: str, city: str | None = None) -> dict[str, int]:
-    """Computed from the CSV without the project's code."""
-    out: dict[str, int] = {}
-    with open(CSV, newline="") as f:
-        for rec in csv.DictReader(f):
-            if start <= rec["date"] <= end and (city is None or rec["city"] == city):
-                out[rec["city"]] = out.get(rec["city"], 0) + int(rec["active_users"])
-    return out
 
 
 def good_summary() -> dict:

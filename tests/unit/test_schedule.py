@@ -220,14 +220,14 @@ def test_scheduler_runs_a_due_entry(sched_config, state_home):
 
 
 def test_cli_reports_a_corrupt_history_in_one_line(state_home):
-    from tests.unit.test_cli_errors import assert_one_line_error, mmcrew
+    from tests.fakes import assert_one_line_error, mmcrew
 
     (schedule_dir() / "history.sqlite").write_bytes(b"garbage" * 500)
     assert_one_line_error(mmcrew("schedule", "history"), 3, "unreadable", "move it aside")
 
 
 def test_cli_reports_invalid_schedules_before_running_anything(sched_config, state_home):
-    from tests.unit.test_cli_errors import assert_one_line_error, mmcrew
+    from tests.fakes import assert_one_line_error, mmcrew
 
     write_schedules(sched_config, [{"name": "x", "flow": "ping", "cron": "bad cron"}])
     for args in (["schedule", "start"], ["schedule", "list"], ["schedule", "run", "x"]):
@@ -236,7 +236,7 @@ def test_cli_reports_invalid_schedules_before_running_anything(sched_config, sta
 
 
 def test_cli_schedule_run_and_history(sched_config, state_home):
-    from tests.unit.test_cli_errors import mmcrew
+    from tests.fakes import mmcrew
 
     write_schedules(
         sched_config, [{"name": "hb", "flow": "ping", "interval": 60}, {"name": "bad", "flow": "boom", "interval": 60}]

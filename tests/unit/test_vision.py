@@ -205,8 +205,7 @@ def test_vlm_that_never_answers_validly_fails_loudly(state_home, monkeypatch):
 
 
 def test_cli_errors_for_vision(state_home, tmp_path):
-    from tests.fakes import free_port
-    from tests.unit.test_cli_errors import assert_one_line_error, mmcrew
+    from tests.fakes import assert_one_line_error, free_port, mmcrew
 
     assert_one_line_error(mmcrew("see", str(tmp_path / "none.png"), "q"), 2, "does not exist")
     (tmp_path / "t.png").write_text("text")

@@ -168,12 +168,22 @@ def step(name: str, description: str, input_model: type[BaseModel], output: str,
     return wrap
 
 
+PLUGIN_MODULE = "mmcrew_extra_steps"  # the plug-in's module name: a YAML state ref may name its models
+
+
 def _load_plugin(path: str) -> None:
-    spec = importlib.util.spec_from_file_location(f"mmcrew_extra_steps_{abs(hash(path))}", path)
+    import sys
+
+    spec = importlib.util.spec_from_file_location(PLUGIN_MODULE, path)
     if spec is None or spec.loader is None or not os.path.isfile(path):
         raise UnknownStepError(f"MMCREW_EXTRA_STEPS={path} is not a Python file")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[PLUGIN_MODULE] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(PLUGIN_MODULE, None)
+        raise
 
 
 def all_steps() -> dict[str, Step]:

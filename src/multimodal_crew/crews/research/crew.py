@@ -1,11 +1,12 @@
 """The research crew (``config/research/``): planner, researcher, writer and critic.
 
-The researcher gets ``knowledge_search`` always, and ``report_query`` / ``vision_ask`` when the
-caller asks for them. Every task's output is typed (``Plan``, ``Findings``, ``Draft``,
-``Verdict``); on the embedded model each becomes a llama.cpp grammar (for the researcher, the
-final answer after its tool calls). ``guardrails`` (task name -> CrewAI guardrail) let the flow
-check an output in code before the next task sees it.
-``crew.yaml`` chooses the process; ``hierarchical`` adds a manager agent on the same model.
+The caller gives the researcher its tools (``knowledge_search`` first, then any extra ones, all
+from the step registry) and the folder of the YAML files (``settings.config_path / "research"``).
+Every task's output is typed (``Plan``, ``Findings``, ``Draft``, ``Verdict``); on the embedded
+model each becomes a llama.cpp grammar (for the researcher, the final answer after its tool
+calls). ``guardrails`` (task name -> CrewAI guardrail) let the caller check an output in code
+before the next task sees it. ``crew.yaml`` chooses the process; ``hierarchical`` adds a manager
+agent on the same model.
 """
 
 from __future__ import annotations
@@ -16,65 +17,27 @@ from typing import Any
 import yaml
 from crewai import Agent, Crew, Process, Task
 from crewai.project import CrewBase, agent, crew, task
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from ...errors import ConfigError
-from ...settings import get_settings
-from ...tools.knowledge_search import KnowledgeSearchTool
+from .models import Draft, Finding, Findings, Paragraph, Plan, Problem, Verdict
 
 __all__ = [
-    "ResearchCrew",
-    "Plan",
-    "Finding",
-    "Findings",
-    "Paragraph",
-    "Draft",
-    "Problem",
-    "Verdict",
-    "process_from_yaml",
-]
-
-_CONFIG = get_settings().config_path / "research"
+    "ResearchCrew", "Plan", "Finding", "Findings", "Paragraph", "Draft", "Problem", "Verdict", "process_from_yaml",
+    "use_config",
+]  # fmt: skip
 
 
-class Plan(BaseModel):
-    questions: list[str] = Field(..., min_length=1, max_length=4)
+def use_config(crew: Any, folder: Path) -> None:
+    """Point a ``@CrewBase`` instance (in its ``__init__``) at ``folder``'s agents.yaml and tasks.yaml."""
+    for name in ("agents", "tasks"):
+        path = Path(folder) / f"{name}.yaml"
+        if not path.is_file():
+            raise ConfigError(f"{path} is missing: the crew's {name} are defined there")
+        setattr(crew, f"original_{name}_config_path", str(path))  # read by CrewBase after __init__
 
 
-class Finding(BaseModel):
-    fact: str = Field(..., description="what the page says, in one short sentence")
-    file: str = Field(..., description="the file of the knowledge_search result")
-    page: int = Field(..., description="the page of the knowledge_search result")
-    quote: str = Field(..., description="one sentence copied word for word from that result")
-
-
-class Findings(BaseModel):
-    findings: list[Finding] = Field(..., max_length=8)
-
-
-class Paragraph(BaseModel):
-    text: str = Field(..., description="one paragraph of the report, using only the findings it cites")
-    sources: list[int] = Field(..., min_length=1, max_length=4, description="numbers of the findings it uses")
-
-
-class Draft(BaseModel):
-    title: str
-    paragraphs: list[Paragraph] = Field(..., min_length=1, max_length=6)
-
-
-class Problem(BaseModel):
-    paragraph: int = Field(..., description="the number of the paragraph")
-    words: str = Field(..., description="the words of that paragraph that its quotes do not say, copied exactly")
-    reason: str = Field("", description="why, in a few words")
-
-
-class Verdict(BaseModel):
-    problems: list[Problem] = Field(default_factory=list, max_length=8)
-    approved: bool
-
-
-def process_from_yaml(path: Path | None = None) -> Process:
-    path = path or _CONFIG / "crew.yaml"
+def process_from_yaml(path: Path) -> Process:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
@@ -89,24 +52,20 @@ def process_from_yaml(path: Path | None = None) -> Process:
 
 @CrewBase
 class ResearchCrew:
-    agents_config = str(_CONFIG / "agents.yaml")
-    tasks_config = str(_CONFIG / "tasks.yaml")
-
     def __init__(
         self,
-        llm: Any = None,
-        search: KnowledgeSearchTool | None = None,
-        extra_tools: list | None = None,
+        config_dir: Path,
+        llm: Any,
+        tools: list,
+        *,
         process: Process | None = None,
-        step_callback: Any = None,
         task_callback: Any = None,
         guardrails: dict[str, Any] | None = None,
     ):
+        use_config(self, config_dir)
         self.llm = llm
-        self.search = search or KnowledgeSearchTool()
-        self.extra_tools = list(extra_tools or [])
-        self.process = process or process_from_yaml()
-        self.step_callback = step_callback
+        self.tools = list(tools)
+        self.process = process or process_from_yaml(Path(config_dir) / "crew.yaml")
         self.task_callback = task_callback
         self.guardrails = dict(guardrails or {})
 
@@ -125,7 +84,7 @@ class ResearchCrew:
 
     @agent
     def researcher(self) -> Agent:
-        return self._agent("researcher", [self.search, *self.extra_tools])
+        return self._agent("researcher", self.tools)
 
     @agent
     def writer(self) -> Agent:
@@ -159,13 +118,11 @@ class ResearchCrew:
             # CrewAI offers the manager delegation to that task's agent only (a 1.5B manager left
             # to choose asked the planner to do the research), and the agents keep their tools.
             kwargs["manager_llm"] = self.llm
-        agents, tasks = self.agents, self.tasks
         return Crew(
-            agents=agents,
-            tasks=tasks,
+            agents=self.agents,
+            tasks=self.tasks,
             process=self.process,
             verbose=False,
-            step_callback=self.step_callback,
             task_callback=self.task_callback,
             **kwargs,
         )

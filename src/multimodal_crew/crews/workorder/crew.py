@@ -1,33 +1,31 @@
 """The work-order crew (``config/workorder/``): a researcher with ``knowledge_search`` and a
-professional writer who drafts an email asking a contractor or provider to act."""
+professional writer who drafts an email asking a contractor or provider to act; and the
+one-task crew of the ``reviser``, who corrects an email's page references when the guard
+refuses them. The caller gives the tools (from the step registry) and the YAML folder."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from crewai import Agent, Crew, Process, Task
 from crewai.project import CrewBase, agent, crew, task
 
-from ...settings import get_settings
-from ...tools.knowledge_search import KnowledgeSearchTool
+from ..research.crew import use_config
 
 __all__ = ["WorkOrderCrew"]
-
-_CONFIG = get_settings().config_path / "workorder"
 
 
 @CrewBase
 class WorkOrderCrew:
-    agents_config = str(_CONFIG / "agents.yaml")
-    tasks_config = str(_CONFIG / "tasks.yaml")
-
-    def __init__(self, llm: Any = None, tool: KnowledgeSearchTool | None = None):
+    def __init__(self, config_dir: Path, llm: Any, tools: list):
+        use_config(self, config_dir)
         self.llm = llm
-        self.tool = tool or KnowledgeSearchTool()
+        self.tools = list(tools)
 
     @agent
     def researcher(self) -> Agent:
-        return Agent(config=self.agents_config["researcher"], llm=self.llm, tools=[self.tool], verbose=False)
+        return Agent(config=self.agents_config["researcher"], llm=self.llm, tools=self.tools, verbose=False)
 
     @agent
     def writer(self) -> Agent:
@@ -44,3 +42,9 @@ class WorkOrderCrew:
     @crew
     def crew(self) -> Crew:
         return Crew(agents=self.agents, tasks=self.tasks, process=Process.sequential, verbose=False)
+
+    def revision_crew(self) -> Crew:
+        """The reviser alone, on ``revise_task`` (inputs: findings, email, problems, pages, signature)."""
+        reviser = Agent(config=self.agents_config["reviser"], llm=self.llm, tools=[], verbose=False)
+        revise = Task(config=self.tasks_config["revise_task"], agent=reviser)
+        return Crew(agents=[reviser], tasks=[revise], process=Process.sequential, verbose=False)

@@ -1,7 +1,7 @@
-"""The research flow's checks in code: pure functions over findings, drafts and verdicts.
+"""The research step's checks in code: pure functions over findings, drafts and verdicts.
 
-The flow (``research.py``) runs the crew and calls these between the agents; nothing here
-calls a model or touches the store.
+The step (``research.py``, ``research_run.py``) runs the crew and calls these between the
+agents; nothing here calls a model or touches the store (pages come in as text or a reader).
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ from typing import Literal
 
 from pydantic import Field, create_model
 
+from ..crews.research.models import Draft, Finding, Paragraph
 from ..knowledge.text import _SENTENCE, closest_sentence, normalize, quote_in, stem, tokenize, word_overlap
 from .ask import MIN_QUOTE_CHARS
+from .results import Citation, cite
 from .workorder import cited_pages
 
 __all__ = [
     "add_missing_sources", "citation_problems", "constrained_findings", "numbered_draft", "quotable_sentences",
-    "render_draft", "render_findings", "review_view", "source_problems", "unsupported_sentences",
+    "render_draft", "render_findings", "report_citations", "review_view", "source_problems", "unsupported_sentences",
     "verify_findings", "weigh_verdict",
 ]  # fmt: skip
 
@@ -163,8 +165,6 @@ def quotable_sentences(hits: list) -> list[str]:
 def constrained_findings(hits: list):
     """A ``Findings`` model whose file, page and quote can only be what the search returned:
     the schema of a researcher's second try, after quotes of its own making were refused."""
-    from ..crews.research.crew import Finding
-
     sentences = tuple(quotable_sentences(hits))
     if not sentences:
         return None
@@ -181,8 +181,6 @@ def constrained_findings(hits: list):
 
 def numbered_draft(n: int):
     """A ``Draft`` model whose paragraphs can only cite findings 1..n."""
-    from ..crews.research.crew import Draft, Paragraph
-
     Para = create_model(
         "Paragraph",
         sources=(list[Literal[tuple(range(1, n + 1))]], Field(..., min_length=1, max_length=4)),  # type: ignore[valid-type]
@@ -237,16 +235,29 @@ def source_problems(draft, n_findings: int) -> list[str]:
     return problems
 
 
-def citation_problems(report: str, found: set[tuple[str, int]]) -> tuple[list[str], int, int]:
-    """(problems, citations, verified) for the ``(FILE, p. N)`` references in ``report``."""
+def citation_problems(report: str, found: set[tuple[str, int]]) -> list[str]:
+    """Problems with the ``(FILE, p. N)`` references in ``report``: none, or one not found by the research."""
     refs = cited_pages(report)
-    problems, ok = [], 0
-    pages = {p for _, p in found}
-    for file, page in refs:
-        if (file and (file, page) in found) or (not file and page in pages):
-            ok += 1
-        else:
-            problems.append(f"the source ({file + ', ' if file else ''}p. {page}) is not a page the research found")
     if not refs:
-        problems.append("the report cites no source; follow each claim with (FILE, p. N)")
-    return problems, len(refs), ok
+        return ["the report cites no source; follow each claim with (FILE, p. N)"]
+    pages = {p for _, p in found}
+    return [
+        f"the source ({file + ', ' if file else ''}p. {page}) is not a page the research found"
+        for file, page in refs
+        if not ((file and (file, page) in found) or (not file and page in pages))
+    ]
+
+
+def report_citations(draft, findings: list, page_text, doc_ids: dict[str, str]) -> tuple[list[Citation], list[str]]:
+    """(citations, problems): a :class:`Citation` with offsets for each finding the draft cites, in the
+    order first cited; ``page_text(file, page)`` reads the document the search returned."""
+    used = dict.fromkeys(n for para in draft.paragraphs for n in para.sources if 1 <= n <= len(findings))
+    out, problems = [], []
+    for n in used:
+        f = findings[n - 1]
+        c = cite(f.file, f.page, f.quote, page_text(f.file, f.page), doc_ids.get(f.file, ""))
+        if c is None:
+            problems.append(f"the quote of finding [{n}] is no longer on ({f.file}, p. {f.page})")
+        else:
+            out.append(c)
+    return out, problems
