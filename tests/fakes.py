@@ -205,7 +205,7 @@ class ScriptedRuntime(ScriptedModel):
 def run_ask(retriever, model, question: str, *, progress=None, settings=None, **inputs):
     """The ``ask`` flow (config/flows/ask.yaml) on a fake model and a given retriever; its CitedAnswer."""
     from multimodal_crew.flows import run_flow
-    from multimodal_crew.steps.ask import CitedAnswer
+    from multimodal_crew.steps.answer import CitedAnswer
 
     r = run_flow("ask", {"question": question, **inputs}, model=model, retriever=retriever, progress=progress, settings=settings)
     return CitedAnswer.model_validate(r.data)

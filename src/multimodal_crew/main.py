@@ -57,20 +57,35 @@ def kickoff() -> None:
 
 def plot() -> None:
     """Write the default flow's graph as Mermaid text (renders offline in most editors)."""
-    from crewai.flow.visualization import build_flow_structure
-
     from .flows import get_flow
     from .settings import get_settings
 
-    s = get_settings()
     entry = get_flow(default_flow())
-    folder = s.outputs_path / "plots"
+    folder = get_settings().outputs_path / "plots"
     folder.mkdir(parents=True, exist_ok=True)
-    edges = build_flow_structure(entry.build())["edges"]
-    lines = ["```mermaid", "flowchart TD", *(f"    {e['source']} --> {e['target']}" for e in edges), "```"]
     mermaid = folder / f"{entry.name}_flow.md"
-    mermaid.write_text(f"# {entry.name} flow\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    mermaid.write_text(f"# {entry.name} flow\n\n{flow_mermaid(entry.definition)}\n", encoding="utf-8")
     print(f"flow graph (Mermaid, renders offline): {mermaid}")
+
+
+def flow_mermaid(definition) -> str:
+    """A Mermaid flowchart of a ``crewai.flow/v1`` definition: an edge for each method a method
+    listens to, labelled with the event when a router emits it; each node says what it calls."""
+    from .steps.definitions import listened, step_refs
+
+    refs = step_refs(definition)
+    emitted = {e: n for n, m in definition.methods.items() for e in (m.emit or [])}
+    lines = ["```mermaid", "flowchart TD"]
+    for name, m in definition.methods.items():
+        what = refs.get(name) or getattr(m.do, "call", "")
+        lines.append(f'    {name}["{name}<br/><small>{what}</small>"]')
+    for name, m in definition.methods.items():
+        for target in sorted(listened(m.listen)):
+            if target in emitted:
+                lines.append(f"    {emitted[target]} -- {target} --> {name}")
+            else:
+                lines.append(f"    {target} --> {name}")
+    return "\n".join([*lines, "```"])
 
 
 if __name__ == "__main__":

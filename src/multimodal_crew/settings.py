@@ -170,12 +170,22 @@ class Settings(BaseSettings):
     config_dir: Path = Field(
         Path("config"),
         validation_alias=AliasChoices("MMCREW_CONFIG_DIR"),
-        description="user-editable YAML (agents, tasks, default inputs)",
+        description="user-editable YAML: flows (config/flows/), agents and tasks, schedules",
     )
     knowledge_dir: Path = Field(
         Path("knowledge"),
         validation_alias=AliasChoices("MMCREW_KNOWLEDGE_DIR"),
         description="the user's documents and data",
+    )
+    extra_flows: str = Field(
+        "",
+        validation_alias=AliasChoices("MMCREW_EXTRA_FLOWS"),
+        description="more YAML flows: a folder of crewai.flow/v1 files, or one file (empty: none)",
+    )
+    extra_steps: str = Field(
+        "",
+        validation_alias=AliasChoices("MMCREW_EXTRA_STEPS"),
+        description="a Python file that registers more steps with multimodal_crew.steps.step (empty: none)",
     )
 
     # --- offline hygiene ---

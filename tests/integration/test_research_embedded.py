@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from multimodal_crew.crews.research.steps import ResearchReport
 from multimodal_crew.flows import run_flow
 from multimodal_crew.knowledge.ingest import ingest, open_store
 from multimodal_crew.settings import get_settings
-from multimodal_crew.steps.research import ResearchReport
 from multimodal_crew.steps.results import locate
 
 pytestmark = pytest.mark.integration

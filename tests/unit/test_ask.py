@@ -8,7 +8,7 @@ import pytest
 
 from multimodal_crew.knowledge.ingest import ingest
 from multimodal_crew.knowledge.retrieval import EmptyKnowledgeError, Retriever
-from multimodal_crew.steps.ask import ABSTAIN_ANSWER
+from multimodal_crew.steps.answer import ABSTAIN_ANSWER
 from tests.fakes import FIX, HashEmbedder, ScriptedModel, make_store, run_ask
 
 

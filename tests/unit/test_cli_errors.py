@@ -85,7 +85,7 @@ def test_openai_compatible_server_success_path(state_home):
         proc = mmcrew("run", "report", "--json", env={"MODEL": "openai/fake", "MMCREW_API_BASE": srv.url + "/v1"})
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert result["top_city"] == "Berlin" and Path(result["output_dir"]).is_dir()
+    assert result["data"]["top_city"] == "Berlin" and Path(result["output_dir"]).is_dir()
     assert Path(result["output_dir"]).parent.parent == state_home / "outputs"  # MMCREW_HOME moved it
 
 

@@ -101,7 +101,10 @@ def test_an_output_read_before_its_method_runs_is_refused(tmp_path):
 
 
 def test_a_missing_required_input_is_refused_before_anything_runs(tmp_path, monkeypatch):
+    from multimodal_crew.settings import get_settings
+
     monkeypatch.setenv("MMCREW_EXTRA_FLOWS", str(_write(tmp_path, GOOD)))
+    get_settings(refresh=True)
     model = ScriptedModel()
     with pytest.raises(InputError, match="flow 'probe' needs the input 'question'"):
         run_flow("probe", {}, model=model)

@@ -156,7 +156,7 @@ def test_sigkill_mid_ingestion_then_rerun(docs, tmp_path, state_home):
             import sys
             sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
             from multimodal_crew.knowledge.ingest import ingest
-            from tests.fakes import HashEmbedder
+            from tests.fakes import HashEmbedder, make_store
             emb = HashEmbedder(delay=0.4)
             ingest([{str(docs)!r}], embedder=emb, store=make_store(emb),
                    progress=lambda e, i: print(e, flush=True))

@@ -10,8 +10,8 @@ import sqlite3
 
 import numpy as np
 import pytest
-from multimodal_crew.steps.workorder import check_email
 
+from multimodal_crew.crews.workorder.steps import check_email
 from multimodal_crew.errors import ConfigError, InputError
 from multimodal_crew.knowledge.ingest import ingest
 from multimodal_crew.knowledge.loaders import DocumentError, load_document
@@ -88,9 +88,8 @@ def test_ask_checks_a_quote_against_the_document_its_citation_names(twin_store):
 
 
 def test_the_work_order_guard_and_the_research_check_read_the_cited_document(twin_store):
-    from multimodal_crew.steps.research_checks import verify_findings
-
-    from multimodal_crew.steps.ask import page_reader
+    from multimodal_crew.crews.research.checks import verify_findings
+    from multimodal_crew.steps.answer import page_reader
 
     store, emb = twin_store
     hits = Retriever(store, emb).search("notes of building", k=5)

@@ -265,7 +265,7 @@ def test_the_next_run_removes_a_killed_runs_staging_folder_but_not_a_live_ones(s
 
 
 def test_a_row_whose_pid_now_belongs_to_another_process_is_marked_interrupted(sched_config, state_home):
-    from multimodal_crew.schedule.procs import identity
+    from multimodal_crew.procs import identity
 
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:

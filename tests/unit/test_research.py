@@ -9,16 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from multimodal_crew.crews.research.models import Draft, Finding
-from multimodal_crew.errors import InputError
-from multimodal_crew.flows import run_flow
-from multimodal_crew.knowledge.ingest import ingest
-from multimodal_crew.knowledge.retrieval import EmptyKnowledgeError, Retriever
-from multimodal_crew.knowledge.store import KnowledgeStore, store_dir
-from multimodal_crew.knowledge.text import normalize
-from multimodal_crew.settings import get_settings
-from multimodal_crew.steps.research import ResearchReport
-from multimodal_crew.steps.research_checks import (
+from multimodal_crew.crews.research.checks import (
     add_missing_sources,
     citation_problems,
     render_draft,
@@ -27,6 +18,15 @@ from multimodal_crew.steps.research_checks import (
     unsupported_sentences,
     verify_findings,
 )
+from multimodal_crew.crews.research.models import Draft, Finding
+from multimodal_crew.crews.research.steps import ResearchReport
+from multimodal_crew.errors import InputError
+from multimodal_crew.flows import run_flow
+from multimodal_crew.knowledge.ingest import ingest
+from multimodal_crew.knowledge.retrieval import EmptyKnowledgeError, Retriever
+from multimodal_crew.knowledge.store import KnowledgeStore, store_dir
+from multimodal_crew.knowledge.text import normalize
+from multimodal_crew.settings import get_settings
 from multimodal_crew.steps.results import Citation, RunResult
 from tests.fakes import HashEmbedder, ScriptedRuntime
 
@@ -110,7 +110,7 @@ def test_findings_are_verified_on_their_pages_and_a_bad_source_number_is_sent_ba
 
 
 def test_a_pasted_passage_is_cut_to_the_sentence_closest_to_the_fact(retriever, monkeypatch):
-    monkeypatch.setattr("multimodal_crew.steps.research_checks.MAX_QUOTE_CHARS", 100)
+    monkeypatch.setattr("multimodal_crew.crews.research.checks.MAX_QUOTE_CHARS", 100)
     page = "Section 4: Elevators. Elevator B failed its annual safety inspection on 3 March. " + QUOTE
     pasted = json.dumps({"findings": [{**GOOD_FINDING, "quote": page}]})
     model = ScriptedRuntime([PLAN, SEARCH, pasted, DRAFT, APPROVE])

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from multimodal_crew.crews.workorder.steps import WorkOrderResult, check_email, email_citations
 from multimodal_crew.errors import ModelBehaviorError
 from multimodal_crew.flows import run_flow
 from multimodal_crew.knowledge.ingest import ingest
@@ -16,8 +17,7 @@ from multimodal_crew.knowledge.retrieval import Retriever
 from multimodal_crew.knowledge.store import KnowledgeStore, store_dir
 from multimodal_crew.settings import get_settings
 from multimodal_crew.steps.knowledge import Passage
-from multimodal_crew.steps.results import Citation
-from multimodal_crew.steps.workorder import WorkOrderResult, check_email, cited_pages, email_citations
+from multimodal_crew.steps.results import Citation, cited_pages
 from tests.fakes import HashEmbedder, ScriptedRuntime
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "knowledge"
@@ -70,7 +70,7 @@ def test_the_guard_accepts_only_found_pages_that_exist():
 
 
 def test_text_after_the_signature_is_cut():
-    from multimodal_crew.steps.workorder import trim_after_signature
+    from multimodal_crew.crews.workorder.steps import trim_after_signature
 
     email = "Hi,\nFix it (p. 2).\nDana Lee\n\nProblems: ... ends with the signature Dana Lee. (p. 1)"
     assert trim_after_signature(email, "Dana Lee") == "Hi,\nFix it (p. 2).\nDana Lee"

@@ -55,7 +55,7 @@ def run_eval(
     from ..flows import run_flow
     from ..knowledge.retrieval import get_retriever
     from ..knowledge.text import quote_in
-    from ..steps.ask import CitedAnswer
+    from ..steps.answer import CitedAnswer
 
     retriever = get_retriever()
     store = retriever.store

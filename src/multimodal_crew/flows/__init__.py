@@ -9,9 +9,8 @@ add flows by adding YAML files there, or in the folder (or file) ``MMCREW_EXTRA_
 from __future__ import annotations
 
 import functools
-import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ class FlowEntry:
     path: Path
     inputs_model: type[FlowInputs]
     defaults: dict[str, Any]  # the definition's `state.default`: what `crewai run` and `mmcrew run` start from
+    definition: Any = field(default=None, compare=False, repr=False)  # the loaded crewai FlowDefinition
 
     def build(self, **kwargs: Any) -> Any:
         """A fresh runnable CrewAI Flow of this definition (state never carries over between runs)."""
@@ -64,7 +64,7 @@ def _load(path: str, mtime: float) -> FlowEntry:
             f"{path}: `state` must be `type: pydantic` with `ref:` naming the flow's inputs model (a FlowInputs)"
         )
     defaults = dict(getattr(state, "default", None) or {})
-    return FlowEntry(definition.name, definition.description or "", Path(path), model, defaults)
+    return FlowEntry(definition.name, definition.description or "", Path(path), model, defaults, definition)
 
 
 def load_definition(path: Path | str) -> FlowEntry:
@@ -91,7 +91,7 @@ def all_flows(settings: Any = None) -> dict[str, FlowEntry]:
 
         settings = get_settings()
     paths = _files(settings.config_path / "flows")
-    extra = os.environ.get("MMCREW_EXTRA_FLOWS", "").strip()
+    extra = settings.extra_flows.strip()
     if extra:
         paths += _files(Path(extra))
     entries: dict[str, FlowEntry] = {}

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from crewai.flow.flow import FlowState
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from ..errors import InputError
+from ..steps.registry import validate_model
 from ..steps.vision import Choices
 
 __all__ = [
@@ -32,20 +32,7 @@ def input_names(model: type[FlowInputs]) -> list[str]:
 
 def validate_inputs(model: type[FlowInputs], flow_name: str, inputs: dict[str, Any]) -> FlowInputs:
     """``model`` validated from ``inputs``, or ``InputError`` with one line naming the input."""
-    try:
-        return model.model_validate(inputs)
-    except ValidationError as e:
-        errors = e.errors()
-        # an unknown name first: a misspelt input is also why the real one is missing
-        err = next((x for x in errors if x.get("type") == "extra_forbidden"), errors[0])
-        field = ".".join(str(x) for x in err.get("loc", ())) or "(inputs)"
-        known = ", ".join(input_names(model))
-        if err.get("type") == "extra_forbidden":
-            raise InputError(f"flow {flow_name!r} has no input {field!r}; its inputs are: {known}") from None
-        if err.get("type") == "missing":
-            raise InputError(f"flow {flow_name!r} needs the input {field!r}; its inputs are: {known}") from None
-        msg = str(err.get("msg", "")).removeprefix("Value error, ")
-        raise InputError(f"input {field!r} of flow {flow_name!r}: {msg}") from None
+    return validate_model(model, f"flow {flow_name!r}", inputs)
 
 
 class AskInputs(FlowInputs):

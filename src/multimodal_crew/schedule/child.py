@@ -118,7 +118,7 @@ class _Watch:
                 return
             self.closed = True
             try:
-                from .procs import remove_own_staging
+                from ..procs import remove_own_staging
 
                 remove_own_staging(self.outputs)
                 if self.history is not None and self.run_id is not None:
@@ -134,9 +134,9 @@ def run(payload: dict[str, Any], conn, ctl) -> None:
     os.environ.update(payload["env"])  # the scheduler's environment now, not the forkserver's at start-up
     from ..flows import run_flow
     from ..models.runtime import reset_runtime
+    from ..procs import identity
     from ..settings import get_settings
     from .history import History
-    from .procs import identity
 
     watch = _Watch(ctl, payload["max_runtime"], get_settings(refresh=True).outputs_path)
     watch.start()

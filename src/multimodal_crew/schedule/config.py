@@ -93,7 +93,6 @@ def _check(entry: ScheduleEntry) -> None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from ..flows import get_flow, validate_inputs
-    from ..inputs import config_defaults
 
     if bool(entry.cron) == (entry.interval is not None):
         raise ValueError("give exactly one of cron or interval")
@@ -111,7 +110,7 @@ def _check(entry: ScheduleEntry) -> None:
     else:
         parse_interval(entry.interval)
     flow = get_flow(entry.flow)
-    validate_inputs(flow.inputs_model, entry.flow, {**config_defaults(entry.flow), **entry.inputs})
+    validate_inputs(flow.inputs_model, entry.flow, {**flow.defaults, **entry.inputs})
 
 
 def load_schedules(path: Path) -> list[ScheduleEntry]:

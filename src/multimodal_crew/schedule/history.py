@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
-from .procs import alive
+from ..procs import alive
 
 __all__ = ["History", "HistoryCorruptError", "Run", "STATUSES"]
 

@@ -75,8 +75,6 @@ def run_entry(
 ) -> int:
     """Run ``entry`` now; return the history row id. Never raises for a failed run. ``runs``: the
     scheduler's runs in progress (a lone run gets its own)."""
-    from ..inputs import config_defaults
-
     runs = runs or Runs()
     folder = schedule_dir(settings)
     own = history is None
@@ -87,7 +85,7 @@ def run_entry(
         payload = {
             "name": entry.name,
             "flow": entry.flow,
-            "inputs": {**config_defaults(entry.flow), **entry.inputs},
+            "inputs": dict(entry.inputs),  # run_flow puts them over the definition's defaults
             "env": dict(os.environ),
             "trigger": trigger,
             "due": due,

@@ -29,11 +29,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from ..errors import UserError
 from ..locks import PidLock
+from ..procs import clean_all_stale_staging
 from ..settings import Settings, get_settings
 from . import runner
 from .config import ScheduleEntry, load_schedules
 from .history import History
-from .procs import clean_all_stale_staging
 
 __all__ = ["Scheduler", "SchedulerBusyError", "current_entries", "schedules_path", "SKIP_GRACE"]
 

@@ -48,7 +48,7 @@ def _strings(value: Any):
             yield from _strings(v)
 
 
-def _names(condition: Any) -> set[str]:
+def listened(condition: Any) -> set[str]:
     """Method or event names a ``listen`` condition waits for."""
     if condition is None:
         return set()
@@ -121,7 +121,7 @@ def check_definition(definition: Any, path: Path | str | None = None) -> None:
     parents: dict[str, set[str]] = {}
     for name, m in methods.items():
         ups = set()
-        for target in _names(m.listen):
+        for target in listened(m.listen):
             if target in methods:
                 ups.add(target)
             elif target in emitted:

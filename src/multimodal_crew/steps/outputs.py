@@ -3,7 +3,7 @@
 A step writes into a staging folder (``<outputs>/<flow>/.staging-<id>``) and publishes it with
 one rename. If the step raises (or is interrupted), the staging folder is removed, so a failed
 run never leaves a half-written output. An owner file next to it names the process writing it,
-so a staging folder left by a killed run is removed by the next run (``schedule/procs.py``)::
+so a staging folder left by a killed run is removed by the next run (``procs.py``)::
 
     with staged(deps.settings, "report") as out:
         (out.path / "report.md").write_text(...)
@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from ..schedule.procs import claim_staging, release_staging
+from ..procs import claim_staging, release_staging
 
 __all__ = ["Staging", "staged"]
 

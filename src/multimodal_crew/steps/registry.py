@@ -34,20 +34,20 @@ _NOT_STEPS = {"registry", "results", "tools", "outputs", "definitions"}
 
 
 def _builtin_modules() -> list[str]:
+    """This package's step modules, then each crew's ``crews/<crew>/steps.py`` (steps that run a crew
+    live with their crew, so ``steps`` never imports ``crews``)."""
     import pkgutil
 
+    from .. import crews
     from . import __path__ as here  # type: ignore[attr-defined]
 
-    return [f"{__package__}.{m.name}" for m in pkgutil.iter_modules(here) if m.name not in _NOT_STEPS]
-_BUILTIN_MODULES = (
-    "multimodal_crew.steps.wiring",
-    "multimodal_crew.steps.knowledge",
-    "multimodal_crew.steps.ask",
-    "multimodal_crew.steps.report",
-    "multimodal_crew.steps.vision",
-    "multimodal_crew.steps.text",
-    "multimodal_crew.steps.crews",
-)
+    mine = [f"{__package__}.{m.name}" for m in pkgutil.iter_modules(here) if m.name not in _NOT_STEPS]
+    crew_steps = [
+        f"{crews.__name__}.{m.name}.steps"
+        for m in pkgutil.iter_modules(crews.__path__)
+        if m.ispkg and importlib.util.find_spec(f"{crews.__name__}.{m.name}.steps") is not None
+    ]
+    return mine + crew_steps
 
 
 class UnknownStepError(UserError):
@@ -148,6 +148,9 @@ _LOADED: set[str] = set()
 
 def register(entry: Step) -> Step:
     """Add a step; a second step of the same name is an error (one entry per capability)."""
+    if importlib.util.find_spec(f"{__package__}.{entry.name}") is not None:
+        # `ref: multimodal_crew.steps:<name>` would find the module, not the step
+        raise ValueError(f"step {entry.name!r} has the name of a module of {__package__}; rename one of them")
     if entry.output not in OUTPUT_KINDS:
         raise ValueError(f"step {entry.name!r}: output kind {entry.output!r} is not one of {OUTPUT_KINDS}")
     with _LOCK:
@@ -193,7 +196,9 @@ def all_steps() -> dict[str, Step]:
             if name not in _LOADED:
                 importlib.import_module(name)
                 _LOADED.add(name)
-        extra = os.environ.get("MMCREW_EXTRA_STEPS", "").strip()
+        from ..settings import get_settings
+
+        extra = get_settings().extra_steps.strip()
         if extra and extra not in _LOADED:
             _load_plugin(extra)
             _LOADED.add(extra)
@@ -207,26 +212,31 @@ def get_step(name: str) -> Step:
     return steps[name]
 
 
-def _inputs(entry: Step, inputs: Any) -> BaseModel:
-    if isinstance(inputs, entry.input_model):
+def validate_model(model: type[BaseModel], what: str, inputs: Any) -> BaseModel:
+    """``model`` validated from ``inputs``, or ``InputError`` with one line naming the input of ``what``
+    ("flow 'ask'", "step 'summarize'"). An unknown name is reported before a missing one: a
+    misspelt input is also why the real one is missing."""
+    if isinstance(inputs, model):
         return inputs
     try:
-        return entry.input_model.model_validate(inputs or {})
+        return model.model_validate(inputs or {})
     except ValidationError as e:
-        err = e.errors()[0]
+        errors = e.errors()
+        err = next((x for x in errors if x.get("type") == "extra_forbidden"), errors[0])
         where = ".".join(str(x) for x in err.get("loc", ())) or "(inputs)"
-        known = ", ".join(entry.input_model.model_fields)
+        known = ", ".join(f for f in model.model_fields if f != "id")  # a flow's state has an id
         if err.get("type") == "extra_forbidden":
-            raise InputError(f"step {entry.name!r} has no input {where!r}; its inputs are: {known}") from None
+            raise InputError(f"{what} has no input {where!r}; its inputs are: {known}") from None
         if err.get("type") == "missing":
-            raise InputError(f"step {entry.name!r} needs the input {where!r}; its inputs are: {known}") from None
-        raise InputError(f"input {where!r} of step {entry.name!r}: {err.get('msg')}") from None
+            raise InputError(f"{what} needs the input {where!r}; its inputs are: {known}") from None
+        msg = str(err.get("msg", "")).removeprefix("Value error, ")
+        raise InputError(f"input {where!r} of {what}: {msg}") from None
 
 
 def call_step(name: str, inputs: Any, deps: Deps, *, label: str | None = None) -> Any:
     """Validate ``inputs`` against the step's model, run it with ``deps``, time it, return its output."""
     entry = get_step(name)
-    clean = _inputs(entry, inputs)
+    clean = validate_model(entry.input_model, f"step {entry.name!r}", inputs)
     t0 = time.perf_counter()
     try:
         out = entry.fn(clean, deps)

@@ -23,7 +23,7 @@ from ..models.structured import ValidationFailed, structured
 from ..numbers import derived_values, unsupported_numbers
 from .outputs import staged
 from .registry import Deps, StepInputs, step
-from .report_data import Chart, ReportQueryInputs, ReportTable, check_png, is_scratch, label, render_chart
+from .report_data import Chart, ReportTable, check_png, is_scratch, label, render_chart
 from .results import StepOutput
 
 __all__ = ["SYSTEM", "ReportResult", "ReportSummary", "allowed_numbers", "summary_validators"]
@@ -171,20 +171,3 @@ def report_summary(inputs: ReportSummaryInputs, deps: Deps) -> ReportResult:
         output_dir=str(final), table_markdown=table, summary=summary.summary, top_city=summary.top_city,
         attempts=attempts, files=files,
     )  # fmt: skip
-
-
-# --- the same report by a YAML crew whose agent must call report_query itself ---------------------
-
-
-@step(
-    "report_crew",
-    "The report by a one-agent YAML crew (config/report/) that must call report_query itself; "
-    "its answer is checked against the data",
-    ReportQueryInputs,
-    "report",
-    tool=False,
-)
-def report_crew(inputs: ReportQueryInputs, deps: Deps) -> StepOutput:
-    from ..crews.report.crew import run_crew  # the crew uses steps; only this entry point runs it
-
-    return run_crew(inputs, deps)

@@ -7,12 +7,14 @@ locate the quote in the text of its page, found by :func:`locate`.
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Citation", "RunResult", "StepOutput", "locate", "cite"]
+__all__ = ["Citation", "RunResult", "StepOutput", "cite", "cited_pages", "locate", "references"]
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
 
@@ -68,6 +70,34 @@ def cite(file: str, page: int, quote: str, page_text: str | None, doc_id: str = 
     if span is None:
         return None
     return Citation(file=file, page=page, quote=quote.strip(), start=span[0], end=span[1], doc_id=doc_id)
+
+
+# -- page references written in prose: "(p. 12)", "(plan.pdf, p. 12)", "page 3", "pp. 4-5" --
+_EXT = r"pdf|docx|xlsx|txt|md|csv|json"
+# a file name may hold folders (``DIR_B/notes.txt``: display names are made unique that way) and
+# backslash escapes (``caf\xe9.txt``: a name that is not UTF-8)
+_REF = re.compile(
+    rf"(?:([\w\-. /\\]+?\.(?:{_EXT}))\s*,?\s*)?\b(?:p|pp|pg|page)\.?\s*(\d+)(?:\s*[-–]\s*(\d+))?", re.IGNORECASE
+)
+_BOUNDARY = re.compile(r"[.!?。！？](?:\s|$)|\n")
+
+
+def references(text: str) -> Iterator[tuple[str, int, str]]:
+    """``(file, page, claim)`` for each page reference, with the sentence of ``text`` around it."""
+    for m in _REF.finditer(text):
+        file = (m.group(1) or "").strip()
+        first = int(m.group(2))
+        last = int(m.group(3)) if m.group(3) else first
+        before = [b.end() for b in _BOUNDARY.finditer(text, 0, m.start())]
+        after = _BOUNDARY.search(text, m.end())
+        claim = text[before[-1] if before else 0 : m.start()] + " " + text[m.end() : after.start() if after else None]
+        for p in range(first, min(last, first + 10) + 1):
+            yield file, p, claim
+
+
+def cited_pages(text: str) -> list[tuple[str, int]]:
+    """Page references in ``text``: ``(p. 12)``, ``(plan.pdf, p. 12)``, ``page 3``, ``pp. 4-5``."""
+    return list(dict.fromkeys((file, page) for file, page, _ in references(text)))
 
 
 class StepOutput(BaseModel):

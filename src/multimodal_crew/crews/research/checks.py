@@ -11,11 +11,10 @@ from typing import Literal
 
 from pydantic import Field, create_model
 
-from ..crews.research.models import Draft, Finding, Paragraph
-from ..knowledge.text import _SENTENCE, closest_sentence, normalize, quote_in, stem, tokenize, word_overlap
-from .ask import MIN_QUOTE_CHARS
-from .results import Citation, cite
-from .workorder import cited_pages
+from ...knowledge.text import _SENTENCE, closest_sentence, normalize, quote_in, stem, tokenize, word_overlap
+from ...steps.answer import MIN_QUOTE_CHARS
+from ...steps.results import Citation, cite, cited_pages
+from .models import Draft, Finding, Paragraph
 
 __all__ = [
     "add_missing_sources", "citation_problems", "constrained_findings", "numbered_draft", "quotable_sentences",

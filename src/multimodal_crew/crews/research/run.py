@@ -16,13 +16,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..crews.research.models import Draft, Findings, Verdict
-from ..errors import StructuredOutputError
-from ..models.structured import ValidationFailed, structured
-from .ask import page_reader
-from .crewing import crew_llm, found_passages
-from .registry import Deps
-from .research_checks import (
+from ...errors import StructuredOutputError
+from ...models.structured import ValidationFailed, structured
+from ...steps.answer import page_reader
+from ...steps.crewing import crew_llm, found_passages
+from ...steps.registry import Deps
+from .checks import (
     add_missing_sources,
     citation_problems,
     constrained_findings,
@@ -35,6 +34,7 @@ from .research_checks import (
     verify_findings,
     weigh_verdict,
 )  # fmt: skip
+from .models import Draft, Findings, Verdict
 
 __all__ = ["NothingVerified", "ResearchRun", "NOT_COVERED"]
 
@@ -91,7 +91,7 @@ class ResearchRun:
     # -- the crew -------------------------------------------------------------------------
     def run_crew(self, tools: list) -> None:
         """Planner -> researcher -> writer -> critic, each output checked by a guardrail in code."""
-        from ..crews.research.crew import ResearchCrew
+        from .crew import ResearchCrew
 
         def on_task(out) -> None:
             self.log(" ".join((getattr(out, "agent", "") or "crew").split()), f"finished: {(out.raw or '')[:80]!r}")

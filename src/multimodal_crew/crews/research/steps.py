@@ -27,13 +27,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..knowledge.text import content_terms
-from .crewing import search_tool, tools_by_name
-from .outputs import staged
-from .registry import Deps, StepInputs, call_step, step
-from .research_checks import report_citations
-from .research_run import NOT_COVERED, ResearchRun
-from .results import Citation, StepOutput
+from ...knowledge.text import content_terms
+from ...steps.crewing import search_tool, tools_by_name
+from ...steps.outputs import staged
+from ...steps.registry import Deps, StepInputs, call_step, step
+from ...steps.results import Citation, StepOutput
+from .checks import report_citations
+from .run import NOT_COVERED, ResearchRun
 
 __all__ = ["ResearchInputs", "ResearchReport"]
 

@@ -13,51 +13,22 @@ located on the page. The email, the evidence and the findings go to a new output
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import Field
 
-from ..errors import ModelBehaviorError
-from ..knowledge.text import _SENTENCE, normalize, word_overlap
-from .ask import MIN_QUOTE_CHARS, page_reader
-from .crewing import crew_llm, found_passages, search_tool
-from .knowledge import Passage
-from .outputs import staged
-from .registry import Deps, StepInputs, call_step, step
-from .results import Citation, StepOutput, cite
+from ...errors import ModelBehaviorError
+from ...knowledge.text import _SENTENCE, normalize, word_overlap
+from ...steps.answer import MIN_QUOTE_CHARS, page_reader
+from ...steps.crewing import crew_llm, found_passages, search_tool
+from ...steps.knowledge import Passage
+from ...steps.outputs import staged
+from ...steps.registry import Deps, StepInputs, call_step, step
+from ...steps.results import Citation, StepOutput, cite, cited_pages, references
 
 __all__ = [
-    "WorkOrderDraft", "WorkOrderResult", "check_email", "cited_pages", "email_citations", "trim_after_signature",
+    "WorkOrderDraft", "WorkOrderResult", "check_email", "email_citations", "trim_after_signature",
 ]  # fmt: skip
-
-_EXT = r"pdf|docx|xlsx|txt|md|csv|json"
-# a file name may hold folders (``DIR_B/notes.txt``: display names are made unique that way) and
-# backslash escapes (``caf\xe9.txt``: a name that is not UTF-8)
-_REF = re.compile(
-    rf"(?:([\w\-. /\\]+?\.(?:{_EXT}))\s*,?\s*)?\b(?:p|pp|pg|page)\.?\s*(\d+)(?:\s*[-–]\s*(\d+))?", re.IGNORECASE
-)
-_BOUNDARY = re.compile(r"[.!?。！？](?:\s|$)|\n")
-
-
-def _references(text: str) -> Iterator[tuple[str, int, str]]:
-    """``(file, page, claim)`` for each page reference, with the sentence of ``text`` around it."""
-    for m in _REF.finditer(text):
-        file = (m.group(1) or "").strip()
-        first = int(m.group(2))
-        last = int(m.group(3)) if m.group(3) else first
-        before = [b.end() for b in _BOUNDARY.finditer(text, 0, m.start())]
-        after = _BOUNDARY.search(text, m.end())
-        claim = text[before[-1] if before else 0 : m.start()] + " " + text[m.end() : after.start() if after else None]
-        for p in range(first, min(last, first + 10) + 1):
-            yield file, p, claim
-
-
-def cited_pages(text: str) -> list[tuple[str, int]]:
-    """Page references in ``text``: ``(p. 12)``, ``(plan.pdf, p. 12)``, ``page 3``, ``pp. 4-5``."""
-    return list(dict.fromkeys((file, page) for file, page, _ in _references(text)))
-
 
 def trim_after_signature(email: str, signature: str) -> str:
     """Cut anything a model appended after the signature (an echoed prompt, notes to itself)."""
@@ -102,7 +73,7 @@ def _best_sentence(claim: str, passages: list[Passage]) -> tuple[Passage, str] |
 def email_citations(email: str, passages: list[Passage], page_text) -> tuple[list[Citation], list[str]]:
     """(citations, problems): one :class:`Citation` per page the email cites, its quote located on the page."""
     claims: dict[tuple[str, int], str] = {}
-    for file, page, claim in _references(email):
+    for file, page, claim in references(email):
         claims[(file, page)] = (claims.get((file, page), "") + " " + claim).strip()
     out: list[Citation] = []
     problems: list[str] = []
@@ -153,7 +124,7 @@ class WorkOrderResult(StepOutput):
 @step("workorder_draft", "The work-order crew: a researcher searches, a writer drafts the email", WorkOrderInputs,
       "text", tool=False)  # fmt: skip
 def workorder_draft(inputs: WorkOrderInputs, deps: Deps) -> WorkOrderDraft:
-    from ..crews.workorder.crew import WorkOrderCrew
+    from .crew import WorkOrderCrew
 
     def searched(args: dict, out) -> None:
         pages = ", ".join(dict.fromkeys(f"{p.file} p. {p.page}" for p in out.passages)) or "nothing"
@@ -175,7 +146,7 @@ class GuardInputs(StepInputs):
 
 
 def _revise(d: WorkOrderDraft, email: str, problems: list[str], found: set, deps: Deps) -> str:
-    from ..crews.workorder.crew import WorkOrderCrew
+    from .crew import WorkOrderCrew
 
     deps.step("the email cites pages the research did not find; the writer revises")
     pages = ", ".join(f"{f} p. {p}" for f, p in sorted(found))
