@@ -21,10 +21,10 @@ import time
 
 import multimodal_crew  # noqa: F401  (offline env)
 from multimodal_crew.datasource import markdown_table, parse_query, query_report
-from multimodal_crew.steps.report import SYSTEM, ReportSummary, summary_validators
 from multimodal_crew.models.runtime import get_runtime
 from multimodal_crew.models.structured import structured
 from multimodal_crew.settings import Settings
+from multimodal_crew.steps.report import SYSTEM, ReportSummary, summary_validators
 
 
 def main() -> None:

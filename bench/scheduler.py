@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -26,8 +27,8 @@ import yaml
 
 def _setup(tmp: Path, entries: list[dict]) -> None:
     config = tmp / "config"
-    config.mkdir(exist_ok=True)
-    (config / "inputs.yaml").write_text("{}\n")
+    (config / "flows").mkdir(parents=True, exist_ok=True)
+    shutil.copy(Path(__file__).resolve().parents[1] / "config" / "flows" / "ping.yaml", config / "flows")
     (config / "schedules.yaml").write_text(yaml.safe_dump({"schedules": entries}))
 
 

@@ -68,14 +68,13 @@ def state_home(tmp_path, monkeypatch):
 @pytest.fixture
 def sched_config(monkeypatch, tmp_path):
     """A config folder for scheduler tests: the project's ``ping`` flow, the test flows ``boom`` and
-    ``freeze`` (tests/sched_flows/, their steps in tests/sched_steps.py), no config inputs. Returns
+    ``freeze`` (tests/sched_flows/, their steps in tests/sched_steps.py). Returns
     the folder (write ``schedules.yaml`` there)."""
     import shutil
 
     folder = tmp_path / "config"
     (folder / "flows").mkdir(parents=True)
     shutil.copy(ROOT / "config" / "flows" / "ping.yaml", folder / "flows" / "ping.yaml")
-    (folder / "inputs.yaml").write_text("{}\n")
     monkeypatch.setenv("MMCREW_CONFIG_DIR", str(folder))
     monkeypatch.setenv("MMCREW_EXTRA_FLOWS", str(ROOT / "tests" / "sched_flows"))
     monkeypatch.setenv("MMCREW_EXTRA_STEPS", str(ROOT / "tests" / "sched_steps.py"))

@@ -20,7 +20,7 @@ import yaml
 
 from .errors import InputError
 
-__all__ = ["parse_pairs", "load_file", "config_defaults", "env_inputs", "resolve_inputs"]
+__all__ = ["parse_pairs", "load_file", "env_inputs", "resolve_inputs"]
 
 
 def parse_pairs(pairs: list[str] | None) -> dict[str, str]:
@@ -63,13 +63,6 @@ def flow_section(data: dict[str, Any], flow: str) -> dict[str, Any]:
     return data
 
 
-def config_defaults(flow: str) -> dict[str, Any]:
-    """The flow's default inputs: its YAML definition's ``state.default``."""
-    from .flows import get_flow
-
-    return dict(get_flow(flow).defaults)
-
-
 def env_inputs() -> dict[str, Any]:
     raw = os.environ.get("MMCREW_INPUTS", "").strip()
     if not raw:
@@ -80,12 +73,9 @@ def env_inputs() -> dict[str, Any]:
         raise InputError(f"MMCREW_INPUTS is not a JSON object: {e.msg}") from None
 
 
-def resolve_inputs(
-    flow: str, *, file: str | Path | None = None, pairs: list[str] | None = None, defaults: bool = True
-) -> dict[str, Any]:
+def resolve_inputs(flow: str, *, file: str | Path | None = None, pairs: list[str] | None = None) -> dict[str, Any]:
+    """The inputs given for a run, lowest priority first; ``run_flow`` puts them over the flow's defaults."""
     merged: dict[str, Any] = {}
-    if defaults:
-        merged.update(config_defaults(flow))
     merged.update(env_inputs())
     if file:
         merged.update(flow_section(load_file(file), flow))

@@ -224,7 +224,8 @@ def test_doctor_shows_a_bad_home_as_failed_rows(bad_home, tmp_path):
     rows = _doctor({"MMCREW_HOME": str(bad_home)}, tmp_path)
     assert rows["storage writable"][0] == "FAIL" and "is a file, not a folder" in rows["storage writable"][1]
     assert rows["knowledge index"][0] == "FAIL" and str(bad_home) in rows["knowledge index"][1]
-    assert rows["config/inputs.yaml"] == ("ok", "parses")  # the other checks still ran
+    assert rows["config/schedules.yaml"] == ("ok", "parses")  # the other checks still ran
+    assert rows["config/flows/ask.yaml"][0] == "ok" and "check out" in rows["config/flows/ask.yaml"][1]
 
 
 def test_doctor_shows_a_bad_setting_as_a_failed_row(tmp_path):
@@ -269,7 +270,7 @@ def test_doctor_turns_any_exception_of_a_check_into_a_failed_row(state_home, mon
     rows = {name: (ok, detail) for name, ok, detail in doctor.run_checks(load_model=False)}
     assert rows["report data"] == (False, "RuntimeError: boom on two lines")
     assert rows["knowledge index"] == (False, "DatabaseError: file is not a database")
-    assert rows["config/inputs.yaml"] == (True, "parses")  # the checks after them still ran
+    assert rows["config/schedules.yaml"] == (True, "parses")  # the checks after them still ran
 
 
 @pytest.mark.parametrize("k", ["0", "-3", "51"])
