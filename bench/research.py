@@ -63,11 +63,14 @@ def main() -> None:
             rows.append({"topic": topic, "status": f"error: {e}", "seconds": time.perf_counter() - t})
             print(f"{topic[:50]:50}  error: {e}", flush=True)
             continue
-        row = {k: getattr(res, k) for k in ("topic", "status", "rounds", "citations", "citations_verified",
-                                             "model_calls", "seconds", "output_dir", "problems")}  # fmt: skip
+        d = res.data  # the research step's own output: review, rounds, problems, seconds
+        # every citation in a RunResult was checked against its page (a quote that is not is dropped)
+        row = {"topic": topic, "status": d["review"], "rounds": d["rounds"], "citations": len(res.citations),
+               "citations_verified": len(res.citations), "model_calls": res.model_calls, "seconds": d["seconds"],
+               "output_dir": res.output_dir, "problems": d["problems"]}  # fmt: skip
         rows.append(row)
-        print(f"{topic[:50]:50}  {res.status:13} rounds {res.rounds}  citations {res.citations_verified}/"
-              f"{res.citations} verified  {res.model_calls} model calls  {res.seconds:.0f} s", flush=True)  # fmt: skip
+        print(f"{topic[:50]:50}  {row['status']:13} rounds {row['rounds']}  citations {len(res.citations)} verified  "
+              f"{res.model_calls} model calls  {row['seconds']:.0f} s", flush=True)  # fmt: skip
 
     def share(rs):
         c = sum(r.get("citations", 0) for r in rs)

@@ -99,9 +99,10 @@ def build_key(args: list[str]) -> str:
 
 
 def wheel_dir(key: str) -> Path:
-    root = os.environ.get("MMCREW_WHEEL_CACHE") or Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    ) / "multimodal-crew" / "wheels"
+    root = (
+        os.environ.get("MMCREW_WHEEL_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "multimodal-crew" / "wheels"
+    )
     return Path(root) / f"llama-cpp-python-{VERSION}-{key}"
 
 
@@ -156,8 +157,15 @@ def main() -> int:
         shutil.rmtree(folder, ignore_errors=True)
         tmp.rename(folder)
         (folder / "build.json").write_text(
-            json.dumps({"version": VERSION, "policy": a.policy, "cmake_args": args,
-                        "seconds": round(time.monotonic() - started)}, indent=2),  # fmt: skip
+            json.dumps(
+                {
+                    "version": VERSION,
+                    "policy": a.policy,
+                    "cmake_args": args,
+                    "seconds": round(time.monotonic() - started),
+                },
+                indent=2,
+            ),  # fmt: skip
             encoding="utf-8",
         )
         wheels = sorted(folder.glob("llama_cpp_python-*.whl"))

@@ -207,7 +207,9 @@ def run_ask(retriever, model, question: str, *, progress=None, settings=None, **
     from multimodal_crew.flows import run_flow
     from multimodal_crew.steps.answer import CitedAnswer
 
-    r = run_flow("ask", {"question": question, **inputs}, model=model, retriever=retriever, progress=progress, settings=settings)
+    r = run_flow(
+        "ask", {"question": question, **inputs}, model=model, retriever=retriever, progress=progress, settings=settings
+    )
     return CitedAnswer.model_validate(r.data)
 
 

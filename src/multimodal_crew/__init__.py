@@ -5,28 +5,9 @@ checks off (see ``_offline``) before any of them is imported.
 """
 
 from . import _offline  # noqa: F401  (must run before crewai is imported)
-from .errors import (
-    BackendUnavailableError,
-    ConfigError,
-    InputError,
-    MMCrewError,
-    ModelBehaviorError,
-    ModelFileError,
-    StructuredOutputError,
-    UnknownFlowError,
-    UserError,
-)
+from .errors import *  # noqa: F403  (the errors every caller may catch)
+from .errors import __all__ as _errors
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "MMCrewError",
-    "UserError",
-    "InputError",
-    "UnknownFlowError",
-    "ConfigError",
-    "ModelFileError",
-    "BackendUnavailableError",
-    "ModelBehaviorError",
-    "StructuredOutputError",
-]
+__all__ = [e for e in _errors if e != "Attempt"]

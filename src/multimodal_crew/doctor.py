@@ -184,13 +184,23 @@ def _embedded_rows(s, load_model: bool) -> list[tuple[str, bool | None, str]]:
         return [("llama.cpp build", False, str(e))]
     features = " ".join(k for k, v in build_features(info).items() if v)
     problems = build_problems(info)
-    rows.append(("llama.cpp build", not problems, "; ".join(problems) or f"CPU features: {features} (AMX off); {_built_by()}"))
+    rows.append(
+        ("llama.cpp build", not problems, "; ".join(problems) or f"CPU features: {features} (AMX off); {_built_by()}")
+    )
     if s.embedded_model not in MODELS:
-        rows.append(("model file", False, f"unknown EMBEDDED_MODEL {s.embedded_model!r}; choose one of: {', '.join(MODELS)}"))
+        rows.append(
+            ("model file", False, f"unknown EMBEDDED_MODEL {s.embedded_model!r}; choose one of: {', '.join(MODELS)}")
+        )
         return rows
     path = model_file(s.embedded_model, s.models_path)
     if not path.is_file():
-        rows.append(("model file", None, f"{path.name} not fetched yet: run `make model` ({MODELS[s.embedded_model].size:,} bytes)"))
+        rows.append(
+            (
+                "model file",
+                None,
+                f"{path.name} not fetched yet: run `make model` ({MODELS[s.embedded_model].size:,} bytes)",
+            )
+        )
         return rows
     if problems or not load_model:
         return rows
@@ -198,7 +208,9 @@ def _embedded_rows(s, load_model: bool) -> list[tuple[str, bool | None, str]]:
 
     try:
         result, cached = cached_selftest(path, s.home_path, s.threads)
-        rows.append(("llama.cpp self-test", True, result.summary() + (" (earlier pass, same build and CPU)" if cached else "")))
+        rows.append(
+            ("llama.cpp self-test", True, result.summary() + (" (earlier pass, same build and CPU)" if cached else ""))
+        )
     except Exception as e:  # noqa: BLE001 - reported in the table
         rows.append(("llama.cpp self-test", False, _detail(e)))
         return rows

@@ -20,6 +20,7 @@ def default_flow() -> str:
 
     from .errors import ConfigError
     from .flows import load_definition
+
     root = Path.cwd()  # where `crewai run` looks for pyproject.toml too
     path = configured_project_definition("flow", project_root=root) if (root / "pyproject.toml").is_file() else None
     if path is None:

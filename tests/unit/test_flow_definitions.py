@@ -26,11 +26,19 @@ GOOD = {
     "methods": {
         "search": {
             "start": True,
-            "do": {"call": "code", "ref": "multimodal_crew.steps:knowledge_search", "with": {"query": "${state.question}"}},
+            "do": {
+                "call": "code",
+                "ref": "multimodal_crew.steps:knowledge_search",
+                "with": {"query": "${state.question}"},
+            },
         },
         "finish": {
             "listen": "search",
-            "do": {"call": "code", "ref": "multimodal_crew.steps:finish", "with": {"flow": "probe", "result_of": "knowledge_search"}},
+            "do": {
+                "call": "code",
+                "ref": "multimodal_crew.steps:finish",
+                "with": {"flow": "probe", "result_of": "knowledge_search"},
+            },
         },
     },
 }
@@ -67,22 +75,68 @@ def test_a_good_definition_loads(tmp_path):
 @pytest.mark.parametrize(
     ("methods", "words"),
     [
-        ({"search": {"start": True, "do": {"call": "code", "ref": "multimodal_crew.steps:no_such_step"}}},
-         "method 'search': unknown step 'no_such_step'"),
-        ({"finish": {"listen": "search", "do": {"call": "code", "ref": "multimodal_crew.steps:finish",
-                     "with": {"flow": "probe", "result_of": "${outputs.nothing}"}}}},
-         "method 'finish': ${outputs.nothing}: no method has that name"),
-        ({"search": {"start": True, "do": {"call": "code", "ref": "multimodal_crew.steps:knowledge_search",
-                     "with": {"query": "${state.questoin}"}}}},
-         "method 'search': ${state.questoin}: the flow has no input 'questoin'"),
-        ({"finish": {"listen": "serch", "do": {"call": "code", "ref": "multimodal_crew.steps:finish",
-                     "with": {"flow": "probe", "result_of": "x"}}}},
-         "method 'finish': listens to 'serch'"),
-        ({"again": {"listen": "finish", "do": {"call": "expression", "expr": "1"}},
-          "search": {"start": True, "listen": "again", "do": {"call": "code",
-                     "ref": "multimodal_crew.steps:knowledge_search", "with": {"query": "${state.question}"}}}},
-         "in a cycle"),
-        ({"search": {"listen": "finish", "do": {"call": "expression", "expr": "1"}}}, "exactly one method with `start: true`"),
+        (
+            {"search": {"start": True, "do": {"call": "code", "ref": "multimodal_crew.steps:no_such_step"}}},
+            "method 'search': unknown step 'no_such_step'",
+        ),
+        (
+            {
+                "finish": {
+                    "listen": "search",
+                    "do": {
+                        "call": "code",
+                        "ref": "multimodal_crew.steps:finish",
+                        "with": {"flow": "probe", "result_of": "${outputs.nothing}"},
+                    },
+                }
+            },
+            "method 'finish': ${outputs.nothing}: no method has that name",
+        ),
+        (
+            {
+                "search": {
+                    "start": True,
+                    "do": {
+                        "call": "code",
+                        "ref": "multimodal_crew.steps:knowledge_search",
+                        "with": {"query": "${state.questoin}"},
+                    },
+                }
+            },
+            "method 'search': ${state.questoin}: the flow has no input 'questoin'",
+        ),
+        (
+            {
+                "finish": {
+                    "listen": "serch",
+                    "do": {
+                        "call": "code",
+                        "ref": "multimodal_crew.steps:finish",
+                        "with": {"flow": "probe", "result_of": "x"},
+                    },
+                }
+            },
+            "method 'finish': listens to 'serch'",
+        ),
+        (
+            {
+                "again": {"listen": "finish", "do": {"call": "expression", "expr": "1"}},
+                "search": {
+                    "start": True,
+                    "listen": "again",
+                    "do": {
+                        "call": "code",
+                        "ref": "multimodal_crew.steps:knowledge_search",
+                        "with": {"query": "${state.question}"},
+                    },
+                },
+            },
+            "in a cycle",
+        ),
+        (
+            {"search": {"listen": "finish", "do": {"call": "expression", "expr": "1"}}},
+            "exactly one method with `start: true`",
+        ),
     ],
 )
 def test_a_broken_definition_is_one_line_naming_file_method_and_problem(tmp_path, methods, words):
@@ -135,10 +189,16 @@ AGENT_FLOW = {
     "methods": {
         "reply": {
             "start": True,
-            "do": {"call": "agent", "with": {
-                "role": "Helper", "goal": "Answer briefly", "backstory": "Brief.", "input": "${state.question}",
-                "settings": {"llm": {"python": "config.llms.CONFIGURED"}},
-            }},  # fmt: skip
+            "do": {
+                "call": "agent",
+                "with": {
+                    "role": "Helper",
+                    "goal": "Answer briefly",
+                    "backstory": "Brief.",
+                    "input": "${state.question}",
+                    "settings": {"llm": {"python": "config.llms.CONFIGURED"}},
+                },
+            },  # fmt: skip
         }
     },
 }

@@ -18,7 +18,16 @@ CRASHING = ROOT / "tests" / "fixtures" / "crashing_llama_cpp"
 OURS = "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | AVX512 = 1 | AVX512_VBMI = 1 | AVX512_VNNI = 1 | AVX512_BF16 = 1 | LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 |"
 NATIVE_ON_AMX_XEON = OURS.replace("REPACK = 1 |", "REPACK = 1 | AMX_INT8 = 1 |")
 AVX2_CPU = {"pni", "ssse3", "sse4_2", "avx", "avx2", "f16c", "fma", "bmi2"}
-AVX512_CPU = AVX2_CPU | {"avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw", "avx512vbmi", "avx512_vnni", "avx512_bf16"}
+AVX512_CPU = AVX2_CPU | {
+    "avx512f",
+    "avx512cd",
+    "avx512vl",
+    "avx512dq",
+    "avx512bw",
+    "avx512vbmi",
+    "avx512_vnni",
+    "avx512_bf16",
+}
 
 
 def test_features_are_parsed_from_system_info():

@@ -12,7 +12,9 @@ TEXT = "The contractor must replace the door sensors of elevator B within 30 day
 
 
 def test_a_summary_with_an_invented_number_is_sent_back():
-    model = ScriptedModel({"text": "Replace the sensors within 45 days."}, {"text": "Replace the sensors within 30 days."})
+    model = ScriptedModel(
+        {"text": "Replace the sensors within 45 days."}, {"text": "Replace the sensors within 30 days."}
+    )
     out = call_step("summarize", {"text": TEXT}, Deps(model=model))
     assert out.text == "Replace the sensors within 30 days." and out.attempts == 2
     assert "45" in model.requests[1][0][-1]["content"]

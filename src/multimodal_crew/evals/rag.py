@@ -15,34 +15,28 @@ Reported:
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import MMCrewError, UserError
-from .stats import p50_p95
+from ..errors import MMCrewError
+from .stats import p50_p95, read_jsonl
 
 __all__ = ["load_questions", "run_eval", "summarise"]
 
 
 def load_questions(path: Path) -> list[dict]:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"dataset {path} does not exist")
-    items = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            it = json.loads(line)
-            q = str(it["question"]).strip()
-            gold = [(c["file"], int(c["page_1based"])) for c in it.get("citations") or []]
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-            raise UserError(f"{path} line {n}: {e}") from None
-        items.append({"question": q, "gold": gold, "answerable": bool(gold), "source": path.name})
-    return items
+    def item(it: dict) -> dict:
+        gold = [(c["file"], int(c["page_1based"])) for c in it.get("citations") or []]
+        return {
+            "question": str(it["question"]).strip(),
+            "gold": gold,
+            "answerable": bool(gold),
+            "source": Path(path).name,
+        }
+
+    return read_jsonl(path, item)
 
 
 def run_eval(

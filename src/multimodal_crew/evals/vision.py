@@ -10,14 +10,13 @@ error instead of answering), and latency p50/p95 per item.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import MMCrewError, UserError
-from .stats import p50_p95
+from ..errors import MMCrewError
+from .stats import p50_p95, read_jsonl
 
 __all__ = ["load_items", "run_eval", "GROUPS"]
 
@@ -39,22 +38,13 @@ def group_of(category: str) -> str:
 
 
 def load_items(path: Path) -> list[dict]:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"dataset {path} does not exist")
-    items = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            it = json.loads(line)
-            it["image"] = str((path.parent / it["image"]).resolve())
-            if not (0 <= int(it["answer"]) < len(it["choices"])):
-                raise ValueError("answer is not an index into choices")
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-            raise UserError(f"{path} line {n}: {e}") from None
-        items.append(it)
-    return items
+    def item(it: dict) -> dict:
+        it["image"] = str((Path(path).parent / it["image"]).resolve())
+        if not (0 <= int(it["answer"]) < len(it["choices"])):
+            raise ValueError("answer is not an index into choices")
+        return it
+
+    return read_jsonl(path, item)
 
 
 def _pct(xs: list[bool]) -> str:

@@ -15,7 +15,17 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["Span", "chunk_page", "tokenize", "stem", "content_terms", "script_of", "normalize", "quote_in", "closest_sentence"]
+__all__ = [
+    "Span",
+    "chunk_page",
+    "tokenize",
+    "stem",
+    "content_terms",
+    "script_of",
+    "normalize",
+    "quote_in",
+    "closest_sentence",
+]
 
 
 @dataclass(frozen=True)

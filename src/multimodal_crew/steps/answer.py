@@ -113,7 +113,9 @@ def check_citations(reply, passages: list, page_text) -> None:
 
 
 def render_passages(passages: list) -> str:
-    return "\n".join(f'<passage file="{p.file}" page="{p.page}">\n{" ".join(p.text.split())}\n</passage>' for p in passages)
+    return "\n".join(
+        f'<passage file="{p.file}" page="{p.page}">\n{" ".join(p.text.split())}\n</passage>' for p in passages
+    )
 
 
 def _language_note(question: str, query: str) -> str:
@@ -159,7 +161,10 @@ def cited_answer(inputs: CitedAnswerInputs, deps: Deps) -> CitedAnswer:
     deps.step(f"answering from {len(passages)} passages")
     messages = [
         {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": f"{render_passages(passages)}\n\nQuestion: {question}{_language_note(question, query)}"},
+        {
+            "role": "user",
+            "content": f"{render_passages(passages)}\n\nQuestion: {question}{_language_note(question, query)}",
+        },
     ]
     attempts = 0
 
@@ -177,7 +182,9 @@ def cited_answer(inputs: CitedAnswerInputs, deps: Deps) -> CitedAnswer:
         )  # fmt: skip
     except StructuredOutputError as e:
         last = e.attempts[-1].error if e.attempts else ""
-        return abstain(f"no answer with a verifiable citation after {len(e.attempts)} attempts: {last}", len(e.attempts))
+        return abstain(
+            f"no answer with a verifiable citation after {len(e.attempts)} attempts: {last}", len(e.attempts)
+        )
     if reply.abstained:
         return abstain("the model found no answer in the passages", attempts)
     ids = {p.file: p.doc_id for p in passages}
@@ -194,8 +201,15 @@ class AskInputs(StepInputs):
     k: int = Field(0, ge=0, le=50, description="passages to retrieve (0: MMCREW_TOP_K)")
 
 
-@step("ask", "Answer a question from the user's documents, with quotes checked against the pages", AskInputs, "cited_answer")
+@step(
+    "ask",
+    "Answer a question from the user's documents, with quotes checked against the pages",
+    AskInputs,
+    "cited_answer",
+)
 def ask(inputs: AskInputs, deps: Deps) -> CitedAnswer:
     call_step("prepare_knowledge", {"question": inputs.question}, deps)
-    found = call_step("knowledge_search", {"query": inputs.question, "file": inputs.file, "k": inputs.k, "cross_lingual": True}, deps)
+    found = call_step(
+        "knowledge_search", {"query": inputs.question, "file": inputs.file, "k": inputs.k, "cross_lingual": True}, deps
+    )
     return call_step("cited_answer", {"question": inputs.question, "passages": found}, deps)

@@ -168,9 +168,14 @@ def check_definition(definition: Any, path: Path | str | None = None) -> None:
         for expr in _expressions(m):
             for root, key in _REF.findall(expr):
                 if root == "state" and fields is not None and key not in fields and key != "id":
-                    fail(name, f"${{state.{key}}}: the flow has no input {key!r}; its inputs are: {', '.join(sorted(fields))}")
+                    fail(
+                        name,
+                        f"${{state.{key}}}: the flow has no input {key!r}; its inputs are: {', '.join(sorted(fields))}",
+                    )
                 if root == "outputs" and key not in ups:
-                    why = "no method has that name" if key not in methods else "that method does not run before this one"
+                    why = (
+                        "no method has that name" if key not in methods else "that method does not run before this one"
+                    )
                     fail(name, f"${{outputs.{key}}}: {why}")
 
 

@@ -38,8 +38,9 @@ class Passages(StepOutput):
     passages: list[Passage]
 
     def result_fields(self) -> dict:
-        lines = [f"[{p.file}, p. {p.page}] {' '.join(p.text.split())[:200]}" for p in self.passages]
-        return {"text": "\n".join(lines) or "No passage matched.", "status": "ok" if self.passages else "abstained"}
+        # what an agent reads from the tool: whole passages, each headed by file and page, to quote from
+        parts = [f"[{p.file}, p. {p.page}]\n{' '.join(p.text.split())}" for p in self.passages]
+        return {"text": "\n\n".join(parts) or "No passage matched.", "status": "ok" if self.passages else "abstained"}
 
 
 class Prepared(StepOutput):
@@ -90,7 +91,7 @@ def prepare_knowledge(inputs: PrepareInputs, deps: Deps) -> Prepared:
 
 class SearchInputs(StepInputs):
     query: str = Field(..., min_length=1, description="what to look for, in a few words or a question")
-    file: str = Field("", description="only this ingested file (its name as `mmcrew kb` lists it); empty: all")
+    file: str = Field("", description="leave empty to search all documents; or one document's exact file name")
     k: int = Field(0, ge=0, le=50, description="passages to return (0: MMCREW_TOP_K)")
     cross_lingual: bool = Field(False, description="write the query in the documents' language first")
 

@@ -247,4 +247,3 @@ def call_step(name: str, inputs: Any, deps: Deps, *, label: str | None = None) -
         raise TypeError(f"step {name!r} returned None; a step returns its typed output or raises")
     deps.outputs[label or name] = out
     return out
-

@@ -127,7 +127,7 @@ class RunResult(BaseModel):
         lines = [self.text.strip()]
         if self.reason:
             lines.append(f"({self.status}: {self.reason})")
-        lines += [f"  [{i}] {c.file}, p. {c.page}: \"{c.quote}\"" for i, c in enumerate(self.citations, 1)]
+        lines += [f'  [{i}] {c.file}, p. {c.page}: "{c.quote}"' for i, c in enumerate(self.citations, 1)]
         if self.output_dir:
             lines.append(f"output: {self.output_dir}")
         return "\n".join(x for x in lines if x)

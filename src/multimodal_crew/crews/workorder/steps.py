@@ -30,6 +30,7 @@ __all__ = [
     "WorkOrderDraft", "WorkOrderResult", "check_email", "email_citations", "trim_after_signature",
 ]  # fmt: skip
 
+
 def trim_after_signature(email: str, signature: str) -> str:
     """Cut anything a model appended after the signature (an echoed prompt, notes to itself)."""
     i = email.find(signature)
