@@ -111,5 +111,5 @@ def test_the_step_and_its_tool():
     tool = as_tool("calculate", Deps())
     assert tool.run(expression="100 * 3 / 4") == "100 * 3 / 4 = 75.0"
     assert tool.run(expression="import os").startswith("Error: cannot calculate 'import os'")
-    with pytest.raises(InputError, match="needs the input 'expression'"):
+    with pytest.raises(InputError, match="has no input 'expr'; its inputs are: expression"):
         call_step("calculate", {"expr": "1"}, Deps())
