@@ -31,9 +31,12 @@ class _Model:
 
 
 def _summary() -> str:
+    from pathlib import Path
+
     from multimodal_crew.datasource import parse_query, query_report
 
-    data = query_report(parse_query("2024-01-01", "2024-01-31", ""))
+    csv = Path(__file__).resolve().parents[1] / "knowledge" / "daily_active_users.csv"
+    data = query_report(parse_query("2024-01-01", "2024-01-31", ""), csv)
     top = data.rows[0]
     return json.dumps({"summary": f"{top.city} had the largest total, {top.total} active users.", "top_city": top.city})
 
