@@ -33,8 +33,8 @@ model-small: setup
 	$(BIN)/mmcrew model fetch qwen2.5-coder-0.5b
 	$(BIN)/mmcrew model selftest qwen2.5-coder-0.5b
 
-# the main job: the default flow through CrewAI's own runner. `crewai run` exits 0 even when the flow fails;
-# multimodal_crew.crewai_run runs it unchanged and exits non-zero, with one line, when no result was produced
+# the main job: the default flow ([tool.crewai].definition) through CrewAI's own runner, without a terminal
+# (plain progress lines, not the TUI); exits non-zero with one line naming the error or the crash
 run: model
 	$(BIN)/python -m multimodal_crew.crewai_run
 

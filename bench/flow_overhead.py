@@ -78,11 +78,19 @@ def main() -> None:
 
     rows = [
         ("ping", _time(ping_steps, args.runs), _time(lambda: run_flow("ping", {"message": "x"}), args.runs)),
-        ("report", _time(report_steps, args.runs), _time(lambda: run_flow("report", inputs, model=_Model(reply)), args.runs)),
+        (
+            "report",
+            _time(report_steps, args.runs),
+            _time(lambda: run_flow("report", inputs, model=_Model(reply)), args.runs),
+        ),
     ]
-    print(f"{'flow':8} {'steps direct':>14} {'YAML flow':>12} {'ratio':>7} {'overhead':>10}   (median of {args.runs} runs)")
+    print(
+        f"{'flow':8} {'steps direct':>14} {'YAML flow':>12} {'ratio':>7} {'overhead':>10}   (median of {args.runs} runs)"
+    )
     for name, direct, flow in rows:
-        print(f"{name:8} {direct * 1000:11.1f} ms {flow * 1000:9.1f} ms {flow / direct:6.2f}x {1000 * (flow - direct):7.1f} ms")
+        print(
+            f"{name:8} {direct * 1000:11.1f} ms {flow * 1000:9.1f} ms {flow / direct:6.2f}x {1000 * (flow - direct):7.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ import ast
 import sys
 from pathlib import Path
 
-LAYER = {"cli": 6, "schedule": 5, "flows": 4, "crews": 3, "steps": 2, "evals": 5,
-         "knowledge": 1, "vision": 1, "models": 1, "tools": 2, "base": 0}  # fmt: skip
+LAYER = {"cli": 6, "schedule": 5, "evals": 5, "flows": 4, "crews": 3, "steps": 2,
+         "knowledge": 1, "vision": 1, "models": 1, "base": 0}  # fmt: skip
 CLI = {"cli", "cli_console", "cli_eval", "cli_schedule", "main", "crewai_run", "doctor", "inputs"}
 
 
@@ -44,7 +44,10 @@ def edges(src: Path) -> set[tuple[str, str]]:
                 if node.level:
                     base = pkg.split(".")
                     base = base[: len(base) - node.level + 1]
-                    targets = [".".join([*base, node.module] if node.module else base)]
+                    if node.module:
+                        targets = [".".join([*base, node.module])]
+                    else:  # `from .. import crews`: each name may be a module
+                        targets = [".".join([*base, a.name]) for a in node.names]
                 elif node.module:
                     targets = [node.module]
             elif isinstance(node, ast.Import):

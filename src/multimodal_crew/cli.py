@@ -190,14 +190,15 @@ def ask(
 @app.command()
 def research(
     topic: str = typer.Argument(..., help="what the report is about"),
-    audience: str = typer.Option("a general reader", help="who reads it"),
-    length: str = typer.Option("short (about 200 words)", help="how long it should be"),
-    tools: str = typer.Option("", help="extra researcher tools by step name: report_query, see (comma-separated)"),
+    audience: str = typer.Option(None, help="who reads it (default: the flow's)"),
+    length: str = typer.Option(None, help="how long it should be (default: the flow's)"),
+    tools: str = typer.Option(None, help="extra researcher tools by step name: report_query, see (comma-separated)"),
     as_json: bool = typer.Option(False, "--json", help="print the structured result"),
 ) -> None:
     """A cited report from your documents: planner, researcher, writer and critic, with checked citations."""
     _ingest_first()
-    _run("research", {"topic": topic, "audience": audience, "length": length, "tools": tools}, as_json)
+    given = {"topic": topic, "audience": audience, "length": length, "tools": tools}
+    _run("research", {k: v for k, v in given.items() if v is not None}, as_json)
 
 
 def _fields(model: Any, defaults: dict | None = None) -> str:
@@ -234,6 +235,27 @@ def steps() -> None:
     for name, entry in sorted(all_steps().items()):
         table.add_row(name, entry.output, _fields(entry.input_model), entry.description, "yes" if entry.tool else "")
     out.print(table)
+
+
+@app.command("step")
+def run_step(
+    name: str = typer.Argument(..., help="step name (see `mmcrew steps`)"),
+    input: list[str] = typer.Option(None, "--input", "-i", help="key=value, repeatable"),
+    inputs_file: Path = typer.Option(None, "--inputs-file", help="JSON or YAML file of inputs"),
+    as_json: bool = typer.Option(False, "--json", help="print the step's typed output as JSON"),
+) -> None:
+    """Run one registered step: `mmcrew step calculate -i expression="(3 + 4) * 2"`."""
+    from .inputs import load_file, parse_pairs
+    from .steps import Deps, StepOutput, call_step, get_step
+
+    get_step(name)
+    inputs = {**(load_file(inputs_file) if inputs_file else {}), **parse_pairs(input)}
+    with err.status(f"{name}: starting …") as status:
+        result = call_step(name, inputs, Deps(progress=lambda msg: status.update(f"{name}: {msg} …")))
+    if isinstance(result, StepOutput) and not as_json:
+        out.print(str(result.result_fields().get("text", "")), highlight=False, soft_wrap=True)
+    else:
+        out.print_json(result.model_dump_json())
 
 
 def _rel(path: Path) -> str:

@@ -26,7 +26,10 @@ def _fail(e: BaseException) -> None:
         err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(e.exit_code)
     if isinstance(e, KeyboardInterrupt):
-        err.print("interrupted; nothing was published", highlight=False)
+        err.print(
+            "interrupted; the run published no output (research keeps its log in a <run>-incomplete folder)",
+            highlight=False,
+        )
         raise typer.Exit(130)
     err.print(
         f"[bold red]internal error:[/] {type(e).__name__}: {e} (MMCREW_DEBUG=1 shows the traceback)",

@@ -1,7 +1,7 @@
 """Where a run's inputs come from, lowest priority first.
 
 1. the flow definition's ``state.default`` (``config/flows/<flow>.yaml``): what ``crewai run`` uses;
-2. ``MMCREW_INPUTS``: a JSON object in the environment;
+2. ``MMCREW_INPUTS``: a JSON object in the environment (the inputs, or one section per flow);
 3. an inputs file (``--inputs-file F.json|F.yaml``);
 4. ``key=value`` pairs (``--input`` on the CLI, argv of ``kickoff``).
 
@@ -63,12 +63,12 @@ def flow_section(data: dict[str, Any], flow: str) -> dict[str, Any]:
     return data
 
 
-def env_inputs() -> dict[str, Any]:
+def env_inputs(flow: str) -> dict[str, Any]:
     raw = os.environ.get("MMCREW_INPUTS", "").strip()
     if not raw:
         return {}
     try:
-        return _mapping(json.loads(raw), "MMCREW_INPUTS")
+        return flow_section(_mapping(json.loads(raw), "MMCREW_INPUTS"), flow)
     except json.JSONDecodeError as e:
         raise InputError(f"MMCREW_INPUTS is not a JSON object: {e.msg}") from None
 
@@ -76,7 +76,7 @@ def env_inputs() -> dict[str, Any]:
 def resolve_inputs(flow: str, *, file: str | Path | None = None, pairs: list[str] | None = None) -> dict[str, Any]:
     """The inputs given for a run, lowest priority first; ``run_flow`` puts them over the flow's defaults."""
     merged: dict[str, Any] = {}
-    merged.update(env_inputs())
+    merged.update(env_inputs(flow))
     if file:
         merged.update(flow_section(load_file(file), flow))
     merged.update(parse_pairs(pairs))

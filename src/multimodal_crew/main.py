@@ -14,8 +14,8 @@ from pathlib import Path
 from . import _offline  # noqa: F401  (before crewai)
 
 
-def default_flow() -> str:
-    """The name of the flow ``[tool.crewai].definition`` points at (``crewai run``'s default)."""
+def default_flow():
+    """The flow ``[tool.crewai].definition`` points at (``crewai run``'s default), loaded from that file."""
     from crewai_core.project import configured_project_definition
 
     from .errors import ConfigError
@@ -25,30 +25,23 @@ def default_flow() -> str:
     path = configured_project_definition("flow", project_root=root) if (root / "pyproject.toml").is_file() else None
     if path is None:
         raise ConfigError(f"{root / 'pyproject.toml'} names no [tool.crewai] definition (the default flow)")
-    return load_definition(Path(path)).name
+    return load_definition(Path(path))
 
 
 def _run(flow: str | None, argv: list[str]) -> None:
     """Run ``flow`` (None: the default flow) with inputs from the environment and argv; one error line."""
-    import typer
 
-    from .cli import _show
-    from .cli_console import _fail
-    from .flows import run_flow
-    from .inputs import resolve_inputs
+    def go() -> None:
+        from .cli import _show
+        from .flows import get_flow, run_flow
+        from .inputs import resolve_inputs
 
-    try:
-        flow = flow or default_flow()
-        inputs = resolve_inputs(flow, pairs=argv)
-        result = run_flow(flow, inputs, progress=lambda msg: print(f"[{flow}] {msg} …", file=sys.stderr))
+        entry = get_flow(flow) if flow else default_flow()
+        inputs = resolve_inputs(entry.name, pairs=argv)
+        result = run_flow(entry, inputs, progress=lambda msg: print(f"[{entry.name}] {msg} …", file=sys.stderr))
         _show(result, as_json=False)
-    except typer.Exit as ex:
-        sys.exit(ex.exit_code)
-    except (Exception, KeyboardInterrupt) as e:
-        try:
-            _fail(e)
-        except typer.Exit as ex:
-            sys.exit(ex.exit_code)
+
+    _guarded(go)
 
 
 def kickoff() -> None:
@@ -58,15 +51,35 @@ def kickoff() -> None:
 
 def plot() -> None:
     """Write the default flow's graph as Mermaid text (renders offline in most editors)."""
-    from .flows import get_flow
+    _guarded(_plot)
+
+
+def _plot() -> None:
     from .settings import get_settings
 
-    entry = get_flow(default_flow())
+    entry = default_flow()
     folder = get_settings().outputs_path / "plots"
     folder.mkdir(parents=True, exist_ok=True)
     mermaid = folder / f"{entry.name}_flow.md"
     mermaid.write_text(f"# {entry.name} flow\n\n{flow_mermaid(entry.definition)}\n", encoding="utf-8")
     print(f"flow graph (Mermaid, renders offline): {mermaid}")
+
+
+def _guarded(fn) -> None:
+    """Run ``fn``; an expected failure is one line and its exit code (the CLI's one handler)."""
+    import typer
+
+    from .cli_console import _fail
+
+    try:
+        fn()
+    except typer.Exit as ex:
+        sys.exit(ex.exit_code)
+    except (Exception, KeyboardInterrupt) as e:
+        try:
+            _fail(e)
+        except typer.Exit as ex:
+            sys.exit(ex.exit_code)
 
 
 def flow_mermaid(definition) -> str:

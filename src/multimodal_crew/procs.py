@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -165,8 +166,22 @@ def clean_all_stale_staging(outputs: Path) -> list[Path]:
     return removed
 
 
+# Publishing a staging folder (a rename) and removing this process's staging folders (a run being
+# stopped by its watchdog thread) exclude each other: a half-removed folder is never published.
+# Once ``remove_own_staging`` ran, ``STOPPING`` is set and nothing more is published.
+PUBLISH_LOCK = threading.Lock()
+STOPPING = threading.Event()
+
+
 def remove_own_staging(outputs: Path) -> list[Path]:
-    """Remove every staging folder under ``outputs`` that this process owns (a run being stopped)."""
+    """Remove every staging folder under ``outputs`` that this process owns (a run being stopped);
+    from then on this process publishes nothing."""
+    with PUBLISH_LOCK:
+        STOPPING.set()
+        return _remove_own(outputs)
+
+
+def _remove_own(outputs: Path) -> list[Path]:
     me = (os.getpid(), identity(os.getpid()))
     removed: list[Path] = []
     for owner_file in Path(outputs).glob(f"*/.staging-*{OWNER_SUFFIX}"):

@@ -113,3 +113,13 @@ def test_the_step_and_its_tool():
     assert tool.run(expression="import os").startswith("Error: cannot calculate 'import os'")
     with pytest.raises(InputError, match="has no input 'expr'; its inputs are: expression"):
         call_step("calculate", {"expr": "1"}, Deps())
+
+
+def test_mmcrew_step_runs_one_step_from_the_command_line():
+    from tests.fakes import assert_one_line_error, mmcrew
+
+    p = mmcrew("step", "calculate", "-i", "expression=(3 + 4) * 2")
+    assert p.returncode == 0 and p.stdout.strip() == "(3 + 4) * 2 = 14", p.stderr
+    assert '"value": 14' in mmcrew("step", "calculate", "-i", "expression=(3 + 4) * 2", "--json").stdout
+    assert_one_line_error(mmcrew("step", "calculate", "-i", "expr=1"), 2, "has no input 'expr'")
+    assert_one_line_error(mmcrew("step", "no_such_step"), 2, "unknown step 'no_such_step'")

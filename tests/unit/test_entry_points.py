@@ -1,4 +1,4 @@
-"""crewai's entry points (kickoff, run_crew, plot) on a loopback OpenAI-compatible fake."""
+"""crewai's entry points (kickoff, plot) on a loopback OpenAI-compatible fake."""
 
 import json
 import sys
@@ -27,7 +27,7 @@ def _saved(state_home):
     return json.loads((folder / "result.json").read_text())
 
 
-def test_kickoff_takes_config_then_env_then_argv(fake_server, state_home, monkeypatch, capsys):
+def test_kickoff_takes_defaults_then_env_then_argv(fake_server, state_home, monkeypatch, capsys):
     monkeypatch.setenv("MMCREW_INPUTS", json.dumps({"start_date": "2024-02-01", "end_date": "2024-02-29"}))
     monkeypatch.setattr(sys, "argv", ["kickoff", "city=Osaka"])
     main.kickoff()

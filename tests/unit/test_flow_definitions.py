@@ -14,6 +14,7 @@ import yaml
 
 from multimodal_crew.errors import FlowDefinitionError, InputError
 from multimodal_crew.flows import all_flows, load_definition, run_flow
+from multimodal_crew.steps import RunResult
 from tests.fakes import ScriptedModel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,6 +138,42 @@ def test_a_good_definition_loads(tmp_path):
             {"search": {"listen": "finish", "do": {"call": "expression", "expr": "1"}}},
             "exactly one method with `start: true`",
         ),
+        (
+            {
+                "search": {
+                    "start": True,
+                    "do": {
+                        "call": "code",
+                        "ref": "multimodal_crew.steps:knowledge_search",
+                        "with": {"quer": "${state.question}"},
+                    },
+                }
+            },
+            "method 'search': step 'knowledge_search' has no input 'quer'",
+        ),
+        (
+            {
+                "search": {
+                    "start": True,
+                    "do": {"call": "code", "ref": "multimodal_crew.steps:knowledge_search", "with": {"k": 3}},
+                }
+            },
+            "method 'search': step 'knowledge_search' needs the input 'query'",
+        ),
+        (
+            {
+                "finish": {
+                    "listen": "search",
+                    "do": {
+                        "call": "code",
+                        "ref": "multimodal_crew.steps:finish",
+                        "with": {"flow": "probe", "result_of": "cited_answer"},
+                    },
+                }
+            },
+            "method 'finish': result_of 'cited_answer' is no step that runs before it",
+        ),
+        ({"finish": None}, "method 'search': a flow ends with the `finish` step"),
     ],
 )
 def test_a_broken_definition_is_one_line_naming_file_method_and_problem(tmp_path, methods, words):
@@ -199,7 +236,15 @@ AGENT_FLOW = {
                     "settings": {"llm": {"python": "config.llms.CONFIGURED"}},
                 },
             },  # fmt: skip
-        }
+        },
+        "finish": {
+            "listen": "reply",
+            "do": {
+                "call": "code",
+                "ref": "multimodal_crew.steps:finish",
+                "with": {"flow": "agent_probe", "text": "${outputs.reply.raw}"},
+            },
+        },
     },
 }
 
@@ -229,5 +274,5 @@ def test_a_yaml_agent_runs_on_the_configured_model_not_openai(tmp_path, monkeypa
             out = Flow.from_declaration(path=path).kickoff(inputs={"question": "When?"})
         finally:
             reset_runtime()
-        assert "Thirty days." in str(getattr(out, "raw", out))
+        assert isinstance(out, RunResult) and "Thirty days." in out.text
         assert srv.requests and srv.requests[0]["body"]["model"] == "fake"

@@ -33,7 +33,11 @@ def run_crew_flow(script: list, inputs: dict = JAN):
 
 def test_agent_and_task_come_from_yaml():
     agents = yaml.safe_load((ROOT / "config/report/agents.yaml").read_text())
-    crew = ReportCrew(llm=ScriptedToolLLM(model="scripted", script=["x"])).crew()
+    from multimodal_crew.steps import Deps
+    from multimodal_crew.steps.tools import as_tool
+
+    llm = ScriptedToolLLM(model="scripted", script=["x"])
+    crew = ReportCrew(llm=llm, tool=as_tool("report_query", Deps()), config_dir=ROOT / "config" / "report").crew()
     assert crew.agents[0].role.strip() == agents["analyst"]["role"].strip()
     assert [t.name for t in crew.agents[0].tools] == ["report_query"]
 

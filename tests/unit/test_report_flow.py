@@ -200,8 +200,8 @@ def test_report_query_as_an_agent_tool_and_its_errors(state_home):
 def test_chart_to_a_named_path_is_kept_by_the_report(state_home, tmp_path):
     deps = Deps(model=ScriptedModel(good_summary()))
     table = call_step("report_query", JAN, deps)
-    png = tmp_path / "mine.png"
-    chart = call_step("chart", {"table": table, "path": str(png)}, deps)
+    png = deps.settings.outputs_path.resolve() / "mine.png"
+    chart = call_step("chart", {"table": table, "path": "mine.png"}, deps)
     assert chart.path == str(png) and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = call_step("report_summary", {"table": table, "chart": chart}, deps)
     assert png.is_file()  # a caller's file is copied, never taken
@@ -209,6 +209,15 @@ def test_chart_to_a_named_path_is_kept_by_the_report(state_home, tmp_path):
     # without a chart the report draws one itself
     out = call_step("report_summary", {"table": table}, deps)
     assert (Path(out.output_dir) / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_chart_path_outside_the_outputs_folder_is_refused(state_home, tmp_path):
+    from multimodal_crew.errors import InputError
+
+    table = call_step("report_query", JAN, Deps())
+    for bad in (str(tmp_path / "x.png"), "../../x.png", "chart.txt"):
+        with pytest.raises(InputError, match="give a .png file name under the outputs folder"):
+            call_step("chart", {"table": table, "path": bad}, Deps())
 
 
 def test_report_summary_refuses_a_chart_that_is_not_a_png_before_any_model_call(state_home, tmp_path):

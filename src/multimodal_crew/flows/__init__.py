@@ -20,7 +20,9 @@ from ..errors import FlowDefinitionError, UnknownFlowError
 from ..steps import Deps, RunResult, attach_deps
 from .inputs import FlowInputs, validate_inputs
 
-__all__ = ["FlowEntry", "FlowInputs", "all_flows", "get_flow", "load_definition", "run_flow", "validate_inputs"]
+__all__ = [
+    "FlowEntry", "FlowInputs", "all_flows", "broken_flows", "get_flow", "load_definition", "run_flow", "validate_inputs",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -84,34 +86,57 @@ def _files(folder: Path) -> list[Path]:
     return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
 
 
-def all_flows(settings: Any = None) -> dict[str, FlowEntry]:
-    """Every flow by name: ``config/flows/*.yaml``, plus ``MMCREW_EXTRA_FLOWS`` (a folder or a file)."""
-    if settings is None:
-        from ..settings import get_settings
-
-        settings = get_settings()
+def _entries(settings: Any) -> tuple[dict[str, FlowEntry], dict[Path, FlowDefinitionError]]:
+    """(flows by name, broken definition files and their errors): one broken file does not stop the others."""
     paths = _files(settings.config_path / "flows")
     extra = settings.extra_flows.strip()
     if extra:
         paths += _files(Path(extra))
     entries: dict[str, FlowEntry] = {}
+    broken: dict[Path, FlowDefinitionError] = {}
     for p in paths:
-        e = load_definition(p)
+        try:
+            e = load_definition(p)
+        except FlowDefinitionError as err:
+            broken[p] = err
+            continue
         if e.name in entries and entries[e.name].path != e.path:
-            raise FlowDefinitionError(f"{p}: the flow name {e.name!r} is already used by {entries[e.name].path}")
+            broken[p] = FlowDefinitionError(f"{p}: the flow name {e.name!r} is already used by {entries[e.name].path}")
+            continue
         entries[e.name] = e
-    return entries
+    return entries, broken
+
+
+def _settings(settings: Any) -> Any:
+    if settings is None:
+        from ..settings import get_settings
+
+        settings = get_settings()
+    return settings
+
+
+def all_flows(settings: Any = None) -> dict[str, FlowEntry]:
+    """Every flow by name: ``config/flows/*.yaml``, plus ``MMCREW_EXTRA_FLOWS`` (a folder or a file).
+    A definition that fails its checks is left out (``broken_flows`` says why; ``mmcrew doctor`` shows it)."""
+    return _entries(_settings(settings))[0]
+
+
+def broken_flows(settings: Any = None) -> dict[Path, FlowDefinitionError]:
+    return _entries(_settings(settings))[1]
 
 
 def get_flow(name: str, settings: Any = None) -> FlowEntry:
-    entries = all_flows(settings)
-    if name not in entries:
-        raise UnknownFlowError(f"unknown flow {name!r}; available: {', '.join(entries)}")
-    return entries[name]
+    entries, broken = _entries(_settings(settings))
+    if name in entries:
+        return entries[name]
+    for path, err in broken.items():
+        if path.stem == name:
+            raise err  # the file that would be this flow: its own problem, one line
+    raise UnknownFlowError(f"unknown flow {name!r}; available: {', '.join(entries)}")
 
 
 def run_flow(
-    name: str,
+    name: str | FlowEntry,
     inputs: dict[str, Any] | None = None,
     *,
     model: Any = None,
@@ -121,8 +146,9 @@ def run_flow(
 ) -> RunResult:
     """Run one flow by name on a fresh instance; return its typed result. ``inputs`` go over the
     definition's defaults (``state.default``), as under ``crewai run --inputs``."""
-    entry = get_flow(name, settings)
-    clean = validate_inputs(entry.inputs_model, name, {**entry.defaults, **(inputs or {})})
+    settings = _settings(settings)  # a bad setting is its one-line ConfigError here, not inside CrewAI's validation
+    entry = name if isinstance(name, FlowEntry) else get_flow(name, settings)
+    clean = validate_inputs(entry.inputs_model, entry.name, {**entry.defaults, **(inputs or {})})
     flow = entry.build(suppress_flow_events=True, tracing=False)
     deps = Deps(settings=settings, model=model, retriever=retriever, progress=progress)
     attach_deps(flow, deps)

@@ -18,7 +18,7 @@ from ..steps.registry import validate_model
 
 __all__ = [
     "AskInputs", "FlowInputs", "PingInputs", "ReportInputs", "ResearchInputs", "SeeInputs", "WorkOrderInputs",
-    "input_names", "validate_inputs",
+    "validate_inputs",
 ]  # fmt: skip
 
 
@@ -26,10 +26,6 @@ class FlowInputs(FlowState):
     """Base of every flow's inputs (and CrewAI state): unknown names are errors, not ignored."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-def input_names(model: type[FlowInputs]) -> list[str]:
-    return [f for f in model.model_fields if f != "id"]
 
 
 def validate_inputs(model: type[FlowInputs], flow_name: str, inputs: dict[str, Any]) -> FlowInputs:
@@ -53,8 +49,12 @@ class ReportInputs(FlowInputs, report_data.ReportQueryInputs):
     @model_validator(mode="after")
     def _dates(self) -> ReportInputs:
         from ..datasource import parse_query
+        from ..errors import InputError
 
-        parse_query(self.start_date, self.end_date, self.city)  # raises InputError before anything runs
+        try:
+            parse_query(self.start_date, self.end_date, self.city)
+        except InputError as e:  # a ValueError, so CrewAI's `crewai run --inputs` reports it as invalid input too
+            raise ValueError(str(e)) from None
         return self
 
 

@@ -14,9 +14,7 @@ from typing import Any
 
 from crewai.llms.base_llm import BaseLLM
 
-__all__ = ["LLM", "REF", "ConfiguredLLM"]
-
-REF = "config.llms.CONFIGURED"  # how a YAML definition names it (CrewAI wants a project-local module)
+__all__ = ["LLM", "ConfiguredLLM"]
 
 
 class ConfiguredLLM(BaseLLM):

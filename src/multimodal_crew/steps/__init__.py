@@ -34,7 +34,7 @@ def attach_deps(flow: Any, deps: Deps) -> None:
 
 def deps_of(flow: Any) -> Deps:
     """The flow's dependencies. A flow started by ``crewai run --definition`` has none attached:
-    its first step checks the definition and the command-line inputs (see ``flows.checks``), then
+    its first step checks the definition and the command-line inputs (see ``steps/definitions.py``), then
     gets the process settings and progress on stderr."""
     deps = getattr(flow, _DEPS_ATTR, None)
     if deps is None:

@@ -32,7 +32,7 @@ def crew_llm(deps: Deps) -> Iterator[Any]:
     try:
         yield llm
     finally:
-        deps.model_calls += max(_requests(llm) - before, 0)
+        deps.add_calls(max(_requests(llm) - before, 0))
 
 
 def tools_by_name(names: str, deps: Deps, *, have: tuple[str, ...] = ()) -> list:

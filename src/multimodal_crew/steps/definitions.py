@@ -18,6 +18,7 @@ from ..errors import FlowDefinitionError, InputError
 __all__ = ["check_definition", "check_cli_inputs", "state_fields", "step_refs"]
 
 _STEPS_MODULE = "multimodal_crew.steps"
+CONFIGURED_REF = "config.llms.CONFIGURED"  # config/llms.py: the model the settings select
 _REF = re.compile(r"\b(state|outputs)\.([A-Za-z_]\w*)")
 _TEMPLATE = re.compile(r"\$\{(.*?)\}")
 
@@ -110,9 +111,19 @@ def check_definition(definition: Any, path: Path | str | None = None) -> None:
     if len(starts) != 1:
         fail(None, f"a flow needs exactly one method with `start: true`; found {len(starts)}")
     registered = all_steps()
-    for method, name in step_refs(definition).items():
+    refs = step_refs(definition)
+    for method, name in refs.items():
         if name not in registered:
             fail(method, f"unknown step {name!r}; registered steps: {', '.join(sorted(registered))}")
+        model = registered[name].input_model
+        given = getattr(methods[method].do, "with_", None) or {}
+        known = [f for f in model.model_fields if f != "id"]
+        for key in given:
+            if key not in model.model_fields:
+                fail(method, f"step {name!r} has no input {key!r}; its inputs are: {', '.join(known)}")
+        for key, info in model.model_fields.items():
+            if info.is_required() and key not in given:
+                fail(method, f"step {name!r} needs the input {key!r} under `with:`")
     # events: router emits name the branches; a listen must name a method or an emitted event
     emitted: dict[str, str] = {}
     for name, m in methods.items():
@@ -160,7 +171,20 @@ def check_definition(definition: Any, path: Path | str | None = None) -> None:
         for agent, llm in _agent_llms(m.do):
             if llm in (None, "", {}):
                 fail(name, f"agent {agent!r} names no llm, so CrewAI would use its default OpenAI model; "
-                     "set `settings: {llm: {python: config.llms.CONFIGURED}}` (the configured model)")  # fmt: skip
+                     f"set `settings: {{llm: {{python: {CONFIGURED_REF}}}}}` (the configured model)")  # fmt: skip
+
+    ends = [n for n in methods if not any(n in parents[m] for m in methods)]
+    if ends and not all(refs.get(n) == "finish" for n in ends):
+        bad = next(n for n in ends if refs.get(n) != "finish")
+        fail(bad, "a flow ends with the `finish` step (the one result shape); this method runs last but is not it")
+    for name in ends:
+        result_of = (getattr(methods[name].do, "with_", None) or {}).get("result_of")
+        upstream = {refs.get(a) for a in ancestors(name)}
+        if isinstance(result_of, str) and "${" not in result_of and result_of not in upstream:
+            fail(
+                name,
+                f"result_of {result_of!r} is no step that runs before it ({', '.join(sorted(x for x in upstream if x))})",
+            )
 
     fields = state_fields(definition)
     for name, m in methods.items():
@@ -182,9 +206,11 @@ def check_definition(definition: Any, path: Path | str | None = None) -> None:
 def check_cli_inputs(definition: Any, argv: list[str]) -> None:
     """Under ``crewai run --inputs JSON``, CrewAI warns of an unknown key and drops it; a typo then
     runs the flow on its defaults. Refuse it instead."""
-    if "--inputs" not in argv[:-1]:
-        return
-    raw = argv[argv.index("--inputs") + 1]
+    raw = next((a.split("=", 1)[1] for a in argv if a.startswith("--inputs=")), None)
+    if raw is None:
+        if "--inputs" not in argv[:-1]:
+            return
+        raw = argv[argv.index("--inputs") + 1]
     try:
         given = json.loads(raw)
     except json.JSONDecodeError:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from ..procs import claim_staging, release_staging
+from ..procs import PUBLISH_LOCK, STOPPING, claim_staging, release_staging
 
 __all__ = ["Staging", "staged"]
 
@@ -36,7 +36,10 @@ class Staging:
         run_id = self.path.name.removeprefix(".staging-")[:8]
         name = "-".join(x for x in (stamp, label, run_id) if x)
         final = self.path.parent / name
-        os.replace(self.path, final)
+        with PUBLISH_LOCK:  # never while the run's watchdog removes its staging folders
+            if STOPPING.is_set():
+                raise InterruptedError("the run is being stopped; its output is not published")
+            os.replace(self.path, final)
         release_staging(self.path)
         self.final = final
         return final

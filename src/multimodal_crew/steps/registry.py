@@ -34,19 +34,16 @@ _NOT_STEPS = {"registry", "results", "tools", "outputs", "definitions"}
 
 
 def _builtin_modules() -> list[str]:
-    """This package's step modules, then each crew's ``crews/<crew>/steps.py`` (steps that run a crew
-    live with their crew, so ``steps`` never imports ``crews``)."""
+    """This package's step modules, then each crew's ``crews/<crew>/steps.py``: steps that run a crew
+    live with their crew (crews use steps), and are found here by file, at run time, the way a
+    plug-in is; no module of this package imports ``crews``."""
     import pkgutil
+    from pathlib import Path
 
-    from .. import crews
-    from . import __path__ as here  # type: ignore[attr-defined]
-
-    mine = [f"{__package__}.{m.name}" for m in pkgutil.iter_modules(here) if m.name not in _NOT_STEPS]
-    crew_steps = [
-        f"{crews.__name__}.{m.name}.steps"
-        for m in pkgutil.iter_modules(crews.__path__)
-        if m.ispkg and importlib.util.find_spec(f"{crews.__name__}.{m.name}.steps") is not None
-    ]
+    here = Path(__file__).resolve().parent
+    mine = [f"{__package__}.{m.name}" for m in pkgutil.iter_modules([str(here)]) if m.name not in _NOT_STEPS]
+    root = __package__.rsplit(".", 1)[0]
+    crew_steps = [f"{root}.crews.{p.parent.name}.steps" for p in sorted((here.parent / "crews").glob("*/steps.py"))]
     return mine + crew_steps
 
 
@@ -84,8 +81,8 @@ class Deps:
         self.progress = progress
         self.timings: dict[str, float] = {}
         self.model_calls = 0
-        self.outputs: dict[str, Any] = {}  # typed output of each step that ran, by flow method name
-        self._lock = threading.Lock()
+        self.outputs: dict[str, Any] = {}  # typed output of each step that ran, by step name (the last run)
+        self._lock = threading.Lock()  # steps may run in threads (CrewAI runs sync methods in one)
 
     @property
     def settings(self) -> Any:
@@ -108,10 +105,6 @@ class Deps:
             return self._model
 
     @property
-    def has_model(self) -> bool:
-        return self._model is not None
-
-    @property
     def retriever(self) -> Any:
         with self._lock:
             if self._retriever is None:
@@ -119,6 +112,17 @@ class Deps:
 
                 self._retriever = get_retriever(self.settings)
             return self._retriever
+
+    def add_calls(self, n: int = 1) -> None:
+        with self._lock:
+            self.model_calls += n
+
+    def record(self, name: str, seconds: float, output: Any = None) -> None:
+        """Add a step's time (and keep its output) under ``name``."""
+        with self._lock:
+            self.timings[name] = round(self.timings.get(name, 0.0) + seconds, 3)
+            if output is not None:
+                self.outputs[name] = output
 
     def step(self, message: str) -> None:
         """Report progress (the CLI shows it in a spinner; ``crewai run`` prints it to stderr)."""
@@ -134,7 +138,7 @@ class _Counted:
         self._deps = deps
 
     def complete_json(self, *args: Any, **kwargs: Any) -> str:
-        self._deps.model_calls += 1
+        self._deps.add_calls()
         return self._inner.complete_json(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -144,13 +148,37 @@ class _Counted:
 _REGISTRY: dict[str, Step] = {}
 _LOCK = threading.RLock()
 _LOADED: set[str] = set()
+_PLUGIN_LOCK = threading.Lock()
+# names `multimodal_crew.steps` itself defines: a step of that name could not be reached by its ref
+_RESERVED = frozenset(
+    {
+        "Citation",
+        "Deps",
+        "RunResult",
+        "Step",
+        "StepInputs",
+        "StepOutput",
+        "UnknownStepError",
+        "all_steps",
+        "attach_deps",
+        "call_step",
+        "cite",
+        "deps_of",
+        "get_step",
+        "locate",
+        "register",
+        "step",
+    }
+)
 
 
 def register(entry: Step) -> Step:
     """Add a step; a second step of the same name is an error (one entry per capability)."""
-    if importlib.util.find_spec(f"{__package__}.{entry.name}") is not None:
-        # `ref: multimodal_crew.steps:<name>` would find the module, not the step
-        raise ValueError(f"step {entry.name!r} has the name of a module of {__package__}; rename one of them")
+    if not entry.name.isidentifier() or entry.name.startswith("_"):
+        raise ValueError(f"step name {entry.name!r} must be a Python identifier not starting with _")
+    if entry.name in _RESERVED or importlib.util.find_spec(f"{__package__}.{entry.name}") is not None:
+        # `ref: multimodal_crew.steps:<name>` would find that module or helper, not the step
+        raise ValueError(f"step {entry.name!r} has the name of a module or helper of {__package__}; rename the step")
     if entry.output not in OUTPUT_KINDS:
         raise ValueError(f"step {entry.name!r}: output kind {entry.output!r} is not one of {OUTPUT_KINDS}")
     with _LOCK:
@@ -190,18 +218,21 @@ def _load_plugin(path: str) -> None:
 
 
 def all_steps() -> dict[str, Step]:
-    """Every registered step by name: the built-in ones, plus those of ``MMCREW_EXTRA_STEPS``."""
-    with _LOCK:
-        for name in _builtin_modules():
-            if name not in _LOADED:
-                importlib.import_module(name)
-                _LOADED.add(name)
-        from ..settings import get_settings
+    """Every registered step by name: the built-in ones, plus those of ``MMCREW_EXTRA_STEPS``.
+    Modules are imported outside the registry's lock (a module registering its steps while another
+    thread holds the lock and waits for that import would deadlock)."""
+    from ..settings import get_settings
 
-        extra = get_settings().extra_steps.strip()
+    for name in _builtin_modules():
+        if name not in _LOADED:
+            importlib.import_module(name)
+            _LOADED.add(name)
+    extra = get_settings().extra_steps.strip()
+    with _PLUGIN_LOCK:  # a plug-in file is executed once
         if extra and extra not in _LOADED:
             _load_plugin(extra)
             _LOADED.add(extra)
+    with _LOCK:
         return dict(_REGISTRY)
 
 
@@ -223,14 +254,14 @@ def validate_model(model: type[BaseModel], what: str, inputs: Any) -> BaseModel:
     except ValidationError as e:
         errors = e.errors()
         err = next((x for x in errors if x.get("type") == "extra_forbidden"), errors[0])
-        where = ".".join(str(x) for x in err.get("loc", ())) or "(inputs)"
+        where = ".".join(str(x) for x in err.get("loc", ()))
         known = ", ".join(f for f in model.model_fields if f != "id")  # a flow's state has an id
         if err.get("type") == "extra_forbidden":
             raise InputError(f"{what} has no input {where!r}; its inputs are: {known}") from None
         if err.get("type") == "missing":
             raise InputError(f"{what} needs the input {where!r}; its inputs are: {known}") from None
         msg = str(err.get("msg", "")).removeprefix("Value error, ")
-        raise InputError(f"input {where!r} of {what}: {msg}") from None
+        raise InputError(f"input {where!r} of {what}: {msg}" if where else f"{what}: {msg}") from None
 
 
 def call_step(name: str, inputs: Any, deps: Deps, *, label: str | None = None) -> Any:
@@ -238,12 +269,11 @@ def call_step(name: str, inputs: Any, deps: Deps, *, label: str | None = None) -
     entry = get_step(name)
     clean = validate_model(entry.input_model, f"step {entry.name!r}", inputs)
     t0 = time.perf_counter()
+    out = None
     try:
         out = entry.fn(clean, deps)
     finally:
-        key = label or name
-        deps.timings[key] = round(deps.timings.get(key, 0.0) + time.perf_counter() - t0, 3)
+        deps.record(label or name, time.perf_counter() - t0, out)
     if out is None:
         raise TypeError(f"step {name!r} returned None; a step returns its typed output or raises")
-    deps.outputs[label or name] = out
     return out

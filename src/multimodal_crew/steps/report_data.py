@@ -61,7 +61,7 @@ def report_query(inputs: ReportQueryInputs, deps: Deps) -> ReportTable:
 
 class ChartInputs(StepInputs):
     table: ReportTable = Field(..., description="the output of report_query")
-    path: str = Field("", description="where to write the PNG; empty: a new file under the outputs folder")
+    path: str = Field("", description="a .png file name under the outputs folder; empty: a new file there")
 
 
 class Chart(StepOutput):
@@ -131,7 +131,11 @@ def chart(inputs: ChartInputs, deps: Deps) -> Chart:
     deps.step("rendering the chart")
     data = inputs.table.data
     if inputs.path:
-        path, scratch = Path(inputs.path).expanduser(), False
+        # only under the outputs folder: an agent (or a document that talks to it) may choose this path
+        outputs = deps.settings.outputs_path.resolve()
+        path, scratch = (outputs / inputs.path).resolve(), False
+        if not path.is_relative_to(outputs) or path.suffix.lower() != ".png":
+            raise InputError(f"chart path {inputs.path!r}: give a .png file name under the outputs folder ({outputs})")
     else:
         path, scratch = _charts_folder(deps) / f"{label(data)}-{uuid.uuid4().hex[:8]}.png", True
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -113,7 +113,7 @@ def _model(backend: str, deps: Deps) -> Any:
 def _ask(deps: Deps, looked: Looked, messages: list[dict], schema: type[BaseModel]) -> Any:
     def count(n: int, raw: str, err: str | None) -> None:
         if looked.backend != "offline":  # deps.model counts the text model's calls; count the VLM's here
-            deps.model_calls += 1
+            deps.add_calls()
 
     return structured(
         _model(looked.backend, deps), messages, schema, max_retries=deps.settings.max_retries, on_attempt=count

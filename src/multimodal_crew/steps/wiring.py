@@ -10,11 +10,16 @@ from .results import RunResult, StepOutput
 
 class FinishInputs(StepInputs):
     flow: str = Field(..., description="the flow's name")
-    result_of: str = Field(..., description="the step whose output is the flow's result")
+    result_of: str = Field("", description="the step whose typed output is the flow's result")
+    text: str = Field("", description="or: the result as text, e.g. ${outputs.<agent method>.raw}")
 
 
 @step("finish", "Turn a step's typed output into the flow's RunResult", FinishInputs, "report", tool=False)
 def finish(inputs: FinishInputs, deps: Deps) -> RunResult:
+    if not inputs.result_of:
+        if not inputs.text.strip():
+            raise ValueError(f"finish of flow {inputs.flow!r}: give result_of (a step) or a non-empty text")
+        return RunResult(flow=inputs.flow, text=inputs.text, timings=dict(deps.timings), model_calls=deps.model_calls)
     out = deps.outputs.get(inputs.result_of)
     if out is None:
         raise ValueError(f"finish: the step {inputs.result_of!r} has not run in this flow")

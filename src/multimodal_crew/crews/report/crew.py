@@ -22,6 +22,7 @@ from ...steps.registry import Deps, call_step
 from ...steps.report_data import ReportQueryInputs, ReportTable
 from ...steps.results import StepOutput
 from ...steps.tools import as_tool
+from .. import use_config
 
 __all__ = ["ReportCrew", "ReportCrewResult", "run_crew", "run_report_crew"]
 
@@ -44,19 +45,13 @@ class ReportCrewResult(StepOutput):
 
 @CrewBase
 class ReportCrew:
-    """One analyst, one task, one tool, from ``<config_dir>/agents.yaml`` and ``tasks.yaml``
-    (default ``config_dir``: ``report`` under the settings' config folder)."""
+    """One analyst, one task, one tool, from ``<config_dir>/agents.yaml`` and ``tasks.yaml``."""
 
-    def __init__(self, llm: Any = None, tool: Any = None, config_dir: Path | str | None = None):
-        if config_dir is None:
-            from ...settings import get_settings
-
-            config_dir = get_settings().config_path / "report"
-        # CrewBase loads these right after __init__ (an absolute path wins over its base folder)
-        self.original_agents_config_path = str(Path(config_dir) / "agents.yaml")
-        self.original_tasks_config_path = str(Path(config_dir) / "tasks.yaml")
+    def __init__(self, *, llm: Any, tool: Any, config_dir: Path | str):
+        # the model and the tool are given: an agent without an llm would get CrewAI's default (OpenAI)
+        use_config(self, Path(config_dir))
         self.llm = llm
-        self.tool = tool if tool is not None else as_tool("report_query", Deps())
+        self.tool = tool
 
     @agent
     def analyst(self) -> Agent:

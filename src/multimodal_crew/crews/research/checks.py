@@ -1,6 +1,6 @@
 """The research step's checks in code: pure functions over findings, drafts and verdicts.
 
-The step (``research.py``, ``research_run.py``) runs the crew and calls these between the
+The step (``steps.py``, ``run.py``) runs the crew and calls these between the
 agents; nothing here calls a model or touches the store (pages come in as text or a reader).
 """
 

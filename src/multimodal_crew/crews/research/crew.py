@@ -20,21 +20,12 @@ from crewai.project import CrewBase, agent, crew, task
 from pydantic import BaseModel
 
 from ...errors import ConfigError
+from .. import use_config
 from .models import Draft, Finding, Findings, Paragraph, Plan, Problem, Verdict
 
 __all__ = [
     "ResearchCrew", "Plan", "Finding", "Findings", "Paragraph", "Draft", "Problem", "Verdict", "process_from_yaml",
-    "use_config",
 ]  # fmt: skip
-
-
-def use_config(crew: Any, folder: Path) -> None:
-    """Point a ``@CrewBase`` instance (in its ``__init__``) at ``folder``'s agents.yaml and tasks.yaml."""
-    for name in ("agents", "tasks"):
-        path = Path(folder) / f"{name}.yaml"
-        if not path.is_file():
-            raise ConfigError(f"{path} is missing: the crew's {name} are defined there")
-        setattr(crew, f"original_{name}_config_path", str(path))  # read by CrewBase after __init__
 
 
 def process_from_yaml(path: Path) -> Process:

@@ -3,8 +3,8 @@
 ``ResearchRun`` holds what one run learns as it goes (the passages the researcher was shown, the
 verified findings, the typed draft, how often each output was sent back) and writes its log
 (``steps.jsonl``) and drafts into the run's staging folder. The ``research_crew`` step
-(``research.py``) creates one per run; the checks themselves are pure functions in
-``research_checks.py``.
+(``steps.py``) creates one per run; the checks themselves are pure functions in
+``checks.py``.
 """
 
 from __future__ import annotations

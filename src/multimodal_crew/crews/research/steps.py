@@ -11,7 +11,7 @@
 3. Review: every ``(FILE, p. N)`` must be a page the researcher found, every sentence must be
    supported by the quotes it cites, and the critic's objections that stand must be fixed; a
    failing draft goes back to the writer, then to the critic, at most ``MMCREW_RESEARCH_ROUNDS``
-   times (``research_run.py``).
+   times (``run.py``).
 4. The run folder gets ``report.md``, ``evidence.json`` (every passage the researcher was given),
    ``findings.json`` (the verified findings), ``steps.jsonl`` (which agent did what, when) and
    ``result.json``. Each finding the report cites is a :class:`Citation` with offsets on its page.

@@ -11,7 +11,7 @@ from typing import Any
 from crewai import Agent, Crew, Process, Task
 from crewai.project import CrewBase, agent, crew, task
 
-from ..research.crew import use_config
+from .. import use_config
 
 __all__ = ["WorkOrderCrew"]
 
