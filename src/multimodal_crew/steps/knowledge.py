@@ -71,13 +71,10 @@ class PrepareInputs(StepInputs):
     question: str = Field("", description="the question to check for length (empty: no check)")
 
 
-@step(
-    "prepare_knowledge",
-    "Refuse a question too long for the model; ingest the knowledge folder when nothing is indexed yet",
-    PrepareInputs,
-    "check",
-    tool=False,
-)
+_PREPARE = "Refuse a question too long for the model; ingest the knowledge folder when nothing is indexed yet"
+
+
+@step("prepare_knowledge", _PREPARE, PrepareInputs, "check", tool=False)
 def prepare_knowledge(inputs: PrepareInputs, deps: Deps) -> Prepared:
     from ..knowledge.ingest import ingest_if_empty, step_progress
 

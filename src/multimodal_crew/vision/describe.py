@@ -240,20 +240,13 @@ def _columns(lines: list[TextLine]) -> list[str]:
     return out
 
 
+# fmt: off
 _NAMED = {
-    "black": (0, 0, 0),
-    "white": (255, 255, 255),
-    "grey": (128, 128, 128),
-    "red": (220, 40, 40),
-    "orange": (245, 140, 30),
-    "yellow": (240, 220, 40),
-    "green": (50, 160, 60),
-    "blue": (40, 90, 220),
-    "purple": (140, 60, 180),
-    "pink": (240, 130, 180),
-    "brown": (130, 80, 40),
-    "cyan": (40, 200, 220),
+    "black": (0, 0, 0), "white": (255, 255, 255), "grey": (128, 128, 128), "red": (220, 40, 40),
+    "orange": (245, 140, 30), "yellow": (240, 220, 40), "green": (50, 160, 60), "blue": (40, 90, 220),
+    "purple": (140, 60, 180), "pink": (240, 130, 180), "brown": (130, 80, 40), "cyan": (40, 200, 220),
 }
+# fmt: on
 
 
 def _name(rgb) -> str:
