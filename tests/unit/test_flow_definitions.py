@@ -276,3 +276,15 @@ def test_a_yaml_agent_runs_on_the_configured_model_not_openai(tmp_path, monkeypa
             reset_runtime()
         assert isinstance(out, RunResult) and "Thirty days." in out.text
         assert srv.requests and srv.requests[0]["body"]["model"] == "fake"
+
+
+def test_a_yaml_agent_runs_on_the_model_given_to_the_run_and_is_counted(tmp_path, monkeypatch):
+    from multimodal_crew.settings import get_settings
+    from tests.fakes import ScriptedRuntime
+
+    monkeypatch.setenv("MMCREW_EXTRA_FLOWS", str(_write(tmp_path, AGENT_FLOW)))
+    get_settings(refresh=True)
+    model = ScriptedRuntime(["Within 30 days."])
+    r = run_flow("agent_probe", {"question": "When?"}, model=model)
+    assert r.text == "Within 30 days." and r.model_calls == 1
+    assert model.llm.seen[0]["messages"][-1]["content"].endswith("When?") or "When?" in str(model.llm.seen[0])

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import FlowDefinitionError, UnknownFlowError
+from ..models.configured import CURRENT_DEPS
 from ..steps import Deps, RunResult, attach_deps
 from .inputs import FlowInputs, validate_inputs
 
@@ -152,7 +153,11 @@ def run_flow(
     flow = entry.build(suppress_flow_events=True, tracing=False)
     deps = Deps(settings=settings, model=model, retriever=retriever, progress=progress)
     attach_deps(flow, deps)
-    result = flow.kickoff(inputs=clean.model_dump(exclude={"id"}))
+    token = CURRENT_DEPS.set(deps)  # YAML agents' `config.llms.CONFIGURED` resolves to this run's model
+    try:
+        result = flow.kickoff(inputs=clean.model_dump(exclude={"id"}))
+    finally:
+        CURRENT_DEPS.reset(token)
     if not isinstance(result, RunResult):
         raise FlowDefinitionError(
             f"{entry.path}: the flow ended with a {type(result).__name__}, not a RunResult; "
