@@ -288,3 +288,20 @@ def test_a_yaml_agent_runs_on_the_model_given_to_the_run_and_is_counted(tmp_path
     r = run_flow("agent_probe", {"question": "When?"}, model=model)
     assert r.text == "Within 30 days." and r.model_calls == 1
     assert model.llm.seen[0]["messages"][-1]["content"].endswith("When?") or "When?" in str(model.llm.seen[0])
+
+
+def test_finish_raises_for_an_incomplete_result_only_under_crewai_run():
+    from multimodal_crew.errors import ModelBehaviorError
+    from multimodal_crew.steps import Deps, StepOutput, call_step
+
+    class Half(StepOutput):
+        def result_fields(self) -> dict:
+            return {"text": "draft", "status": "incomplete", "reason": "failed review: p. 9 was not found"}
+
+    deps = Deps()
+    deps.outputs["half"] = Half()
+    r = call_step("finish", {"flow": "probe", "result_of": "half"}, deps)  # run_flow: a typed result
+    assert r.status == "incomplete" and r.reason.startswith("failed review")
+    deps.fail_incomplete = True  # what deps_of sets when `crewai run` started the flow
+    with pytest.raises(ModelBehaviorError, match="the probe flow did not complete: failed review"):
+        call_step("finish", {"flow": "probe", "result_of": "half"}, deps)

@@ -46,6 +46,7 @@ def deps_of(flow: Any) -> Deps:
             check_cli_inputs(definition, sys.argv)
         name = getattr(definition, "name", None) or getattr(flow, "name", None) or "flow"
         deps = Deps(progress=lambda msg: print(f"[{name}] {msg} …", file=sys.stderr, flush=True))
+        deps.fail_incomplete = True  # CrewAI's runner fails only on an exception: `finish` raises for it
         attach_deps(flow, deps)
     return deps
 

@@ -79,6 +79,7 @@ class Deps:
         self._model = model
         self._retriever = retriever
         self.progress = progress
+        self.fail_incomplete = False  # `finish` raises on an incomplete result (under `crewai run`)
         self.timings: dict[str, float] = {}
         self.model_calls = 0
         self.outputs: dict[str, Any] = {}  # typed output of each step that ran, by step name (the last run)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from ..errors import ModelBehaviorError
 from .registry import Deps, StepInputs, step
 from .results import RunResult, StepOutput
 
@@ -25,10 +26,9 @@ def finish(inputs: FinishInputs, deps: Deps) -> RunResult:
         raise ValueError(f"finish: the step {inputs.result_of!r} has not run in this flow")
     fields = out.result_fields() if isinstance(out, StepOutput) else {"text": str(out)}
     data = out.model_dump(mode="json") if hasattr(out, "model_dump") else {}
-    return RunResult(
-        flow=inputs.flow,
-        timings=dict(deps.timings),
-        model_calls=deps.model_calls,
-        data=data,
-        **fields,
-    )
+    result = RunResult(flow=inputs.flow, timings=dict(deps.timings), model_calls=deps.model_calls, data=data, **fields)
+    if result.status == "incomplete" and deps.fail_incomplete:
+        # under `crewai run`, whose runner exits non-zero only on an exception (mmcrew exits 5)
+        where = f" (output kept in {result.output_dir})" if result.output_dir else ""
+        raise ModelBehaviorError(f"the {inputs.flow} flow did not complete: {result.reason}{where}")
+    return result
