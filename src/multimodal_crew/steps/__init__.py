@@ -45,7 +45,9 @@ def deps_of(flow: Any) -> Deps:
             check_definition(definition, getattr(definition, "source_path", None))
             check_cli_inputs(definition, sys.argv)
         name = getattr(definition, "name", None) or getattr(flow, "name", None) or "flow"
-        deps = Deps(progress=lambda msg: print(f"[{name}] {msg} …", file=sys.stderr, flush=True))
+        # in a terminal `crewai run` shows its own TUI with the steps; otherwise progress lines on stderr
+        tui = sys.stdin is not None and sys.stdin.isatty()
+        deps = Deps(progress=None if tui else lambda msg: print(f"[{name}] {msg} …", file=sys.stderr, flush=True))
         deps.fail_incomplete = True  # CrewAI's runner fails only on an exception: `finish` raises for it
         attach_deps(flow, deps)
     return deps
