@@ -117,7 +117,7 @@ def test_incremental_unchanged_changed_deleted(docs):
     hits = Retriever(store, emb).search("lobby lights", k=3)
     assert hits[0].file == "notes.md" and "all night" in hits[0].text
     assert store.page_text("zh.md", 1) is None
-    assert store.collection.count() == store.n_chunks()  # no stale vectors left
+    assert store.vectors.collection.count() == store.n_chunks()  # no stale vectors left
 
 
 def test_a_copy_under_another_name_reuses_vectors(docs, tmp_path):
@@ -141,10 +141,10 @@ def test_ctrl_c_leaves_no_half_document_and_a_rerun_finishes(docs):
     committed = {d.file for d in store.docs()}
     assert len(committed) < 8
     for d in store.docs():  # every visible document is complete
-        assert len(store.vectors_of(d.doc_id)[0]) == d.n_chunks
+        assert len(store.vectors.of_doc(d.doc_id)[0]) == d.n_chunks
     r2 = ingest([docs], embedder=HashEmbedder(), store=store)
     assert not r2.interrupted and len(store.docs()) == 8
-    assert store.collection.count() == store.n_chunks()  # the interrupted file's vectors were collected
+    assert store.vectors.collection.count() == store.n_chunks()  # the interrupted file's vectors were collected
 
 
 def test_sigkill_mid_ingestion_then_rerun(docs, tmp_path, state_home):
@@ -177,10 +177,10 @@ def test_sigkill_mid_ingestion_then_rerun(docs, tmp_path, state_home):
     before = store.docs()
     assert 0 < len(before) < 8
     for d in before:
-        assert len(store.vectors_of(d.doc_id)[0]) == d.n_chunks
+        assert len(store.vectors.of_doc(d.doc_id)[0]) == d.n_chunks
     r = ingest([docs], embedder=emb, store=store)
     assert len(r.unchanged) == len(before) and len(store.docs()) == 8
-    assert store.collection.count() == store.n_chunks()
+    assert store.vectors.collection.count() == store.n_chunks()
 
 
 def test_a_second_ingestion_is_refused_clearly(docs):

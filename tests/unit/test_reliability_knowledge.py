@@ -151,7 +151,7 @@ def test_uncommitted_vectors_do_not_crowd_out_committed_chunks(tmp_path):
     query = "quantum flux capacitor"  # no document has these words: only the vector search ranks
     assert Retriever(store, emb).keyword(query, 30) == []
     near = emb.embed([query])[0] + np.random.default_rng(0).normal(0, 0.01, (320, emb.dim)).astype(np.float32)
-    store.collection.upsert(  # what a crashed (or running) ingestion leaves: vectors the catalog does not have
+    store.vectors.collection.upsert(  # what a crashed (or running) ingestion leaves: vectors the catalog does not have
         ids=[f"orphan:{i}" for i in range(320)], embeddings=near, metadatas=[{"doc_id": "orphan", "page": 1}] * 320
     )
     hits = Retriever(store, emb).search(query, k=5)
@@ -170,7 +170,7 @@ def _chunking(monkeypatch, size: int, overlap: int):
 
 def _consistent(store) -> None:
     assert store.n_chunks() == sum(d.n_chunks for d in store.docs())  # no stale chunk
-    assert store.collection.count() == store.n_chunks()  # no stale vector
+    assert store.vectors.collection.count() == store.n_chunks()  # no stale vector
 
 
 def test_changed_chunk_settings_rechunk_every_document(tmp_path, monkeypatch):
@@ -241,7 +241,7 @@ def test_a_damaged_vector_segment_found_at_search_time_is_a_config_error(tmp_pat
         def query(self, **kwargs):
             raise InternalError("Error constructing hnsw segment reader: Error loading hnsw index")
 
-    store._collection = Damaged()
+    store.vectors._collection = Damaged()
     with pytest.raises(ConfigError, match=r"damaged .*\.broken"):
         Retriever(store, emb).search("roof drains", k=3)
 
@@ -255,7 +255,7 @@ def test_a_deleted_file_named_directly_is_removed_from_the_index(tmp_path):
     assert ingest([memo], embedder=emb, store=store).added == ["memo.txt"]
     memo.unlink()
     r = ingest([memo], embedder=emb, store=store)
-    assert r.removed == ["memo.txt"] and store.docs() == [] and store.collection.count() == 0
+    assert r.removed == ["memo.txt"] and store.docs() == [] and store.vectors.collection.count() == 0
     with pytest.raises(InputError, match="no such file or folder"):
         ingest([tmp_path / "never-was.txt"], embedder=emb, store=store)
 

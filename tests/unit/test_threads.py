@@ -91,8 +91,8 @@ def test_store_opens_its_vectors_once(monkeypatch, tmp_path):
 
     store = KnowledgeStore(tmp_path / "store", "fake")
     factory = SlowFactory()
-    monkeypatch.setattr(store, "_open_collection", factory)
-    assert_one(at_once(lambda: store.collection), factory)
+    monkeypatch.setattr(store.vectors, "_open_collection", factory)
+    assert_one(at_once(lambda: store.vectors.collection), factory)
     store.close()
 
 

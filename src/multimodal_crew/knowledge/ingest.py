@@ -246,7 +246,7 @@ def _reusable(store: KnowledgeStore, sha: str, chunks: list[ChunkRecord]):
     for twin in store.docs_by_sha(sha):
         if twin.n_chunks != len(chunks) or store.chunk_spans(twin.doc_id) != spans:
             continue
-        ids, vecs = store.vectors_of(twin.doc_id)
+        ids, vecs = store.vectors.of_doc(twin.doc_id)
         order = {cid: i for i, cid in enumerate(ids)}
         wanted = [f"{twin.doc_id}:{c.seq}" for c in chunks]
         if all(w in order for w in wanted):
@@ -286,7 +286,7 @@ def _ingest_one(store, path, key, name, s, embedder, report, tell) -> None:
     store.begin_doc(doc_id)
     vecs = _reusable(store, sha, chunks)
     if vecs is not None:
-        store.add_vectors(chunks, vecs)
+        store.vectors.add(chunks, vecs)
         report.chunks_reused += len(chunks)
     else:
         if embedder is None:
@@ -296,7 +296,7 @@ def _ingest_one(store, path, key, name, s, embedder, report, tell) -> None:
         batch = 64
         for i in range(0, len(chunks), batch):
             part = chunks[i : i + batch]
-            store.add_vectors(part, embedder.embed([c.text for c in part]))
+            store.vectors.add(part, embedder.embed([c.text for c in part]))
             report.chunks_embedded += len(part)
             tell("chunks", {"name": name, "done": min(i + batch, len(chunks)), "total": len(chunks), "n": len(part)})
     rec = DocRecord(doc_id, key, name, sha, path.stat().st_size, doc.kind, len(doc.pages), len(chunks), time.time())

@@ -116,12 +116,12 @@ class Retriever:
         """The ``n`` nearest committed chunks. Vectors Chroma holds beyond the catalog's chunks
         (a running or interrupted ingestion's, a retired document's not yet collected) may all be
         nearer than the first committed one, so the query reaches that many further."""
-        count = self.store.vector_count()
+        count = self.store.vectors.count()
         if count == 0:
             return []
         extra = max(0, count - self.store.n_chunks())
         q = self.embedder.embed([query])
-        ids = self.store.query_vectors(q, min(n + extra, count), doc_id)
+        ids = self.store.vectors.query(q, min(n + extra, count), doc_id)
         committed = self.store.committed(ids)
         return [cid for cid in ids if cid in committed][:n]
 

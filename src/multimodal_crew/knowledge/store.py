@@ -1,4 +1,5 @@
-"""The knowledge store: a SQLite catalog, a persistent Chroma folder and a BM25 index.
+"""The knowledge store: the SQLite catalog, the source of truth, which owns the chunk vectors
+(``vectors.py``, Chroma) and the keyword index (``keywords.py``, BM25) and keeps them in step.
 
 Layout, under ``$MMCREW_HOME/knowledge/<embedder>-<hash>/`` (one store per embedder,
 since vectors from different embedders cannot be mixed)::
@@ -24,18 +25,16 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import numpy as np
-
 from ..errors import ConfigError, UserError
 from ..hashing import short_hash
 from ..locks import PidLock
 from .keywords import KeywordIndex
+from .vectors import VectorIndex
 
 __all__ = ["KnowledgeStore", "DocRecord", "ChunkRecord", "StoreBusyError", "store_dir", "name_candidates", "printable"]
 
@@ -131,10 +130,9 @@ class KnowledgeStore:
                 "set MMCREW_HOME to a folder you can write to"
             ) from None
         self._db = self._open_catalog()
-        self._collection = None
-        self._open_lock = threading.Lock()  # the vectors are opened once, whichever thread asks first
         self._ingest_lock = PidLock(self.root / ".lock")
-        self.keywords = KeywordIndex(self.root)
+        self.vectors = VectorIndex(self.root, self.damaged)  # Chroma: vectors.py
+        self.keywords = KeywordIndex(self.root)  # BM25: keywords.py
 
     def damaged(self, what: str, e: BaseException) -> ConfigError:
         """The one-line error for a part of the index that cannot be read: the whole folder goes
@@ -191,50 +189,6 @@ class KnowledgeStore:
         elif row[0] != self.embedder_name:
             raise ConfigError(f"the index at {self.root} was built with {row[0]}, not {self.embedder_name}")
 
-    @property
-    def collection(self):
-        if self._collection is None:
-            with self._open_lock:
-                if self._collection is None:
-                    self._collection = self._open_collection()
-        return self._collection
-
-    def _open_collection(self):
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        try:
-            client = chromadb.PersistentClient(
-                path=str(self.root / "chroma"),
-                settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-            )
-            return client.get_or_create_collection("chunks", metadata={"hnsw:space": "cosine"}, embedding_function=None)
-        except Exception as e:  # noqa: BLE001 - Chroma raises its own, SQLite's and OS errors here
-            raise self.damaged("vectors (chroma/)", e) from None
-
-    @contextmanager
-    def _vectors(self) -> Iterator:
-        """The collection, with Chroma's errors (a damaged HNSW segment shows up on first use, not
-        at open) turned into the one-line ``ConfigError``."""
-        from chromadb.errors import ChromaError
-
-        collection = self.collection
-        try:
-            yield collection
-        except ChromaError as e:
-            raise self.damaged("vectors (chroma/)", e) from None
-
-    def vector_count(self) -> int:
-        with self._vectors() as col:
-            return col.count()
-
-    def query_vectors(self, embedding, n: int, doc_id: str | None = None) -> list[str]:
-        """Ids of the ``n`` nearest vectors, of one document when ``doc_id`` is given."""
-        where = {"doc_id": doc_id} if doc_id else None
-        with self._vectors() as col:
-            res = col.query(query_embeddings=embedding, n_results=n, where=where, include=[])
-        return list(res["ids"][0])
-
     def lock(self) -> None:
         """Take the ingestion lock, or raise ``StoreBusyError`` at once."""
         if not self._ingest_lock.acquire():
@@ -258,8 +212,7 @@ class KnowledgeStore:
         ids = [r[0] for r in self._db.execute("SELECT doc_id FROM pending UNION SELECT doc_id FROM garbage")]
         for doc_id in ids:
             if not self._db.execute("SELECT 1 FROM docs WHERE doc_id=?", (doc_id,)).fetchone():
-                with self._vectors() as col:
-                    col.delete(where={"doc_id": doc_id})
+                self.vectors.remove_doc(doc_id)
             self._db.execute("DELETE FROM pending WHERE doc_id=?", (doc_id,))
             self._db.execute("DELETE FROM garbage WHERE doc_id=?", (doc_id,))
         return len(ids)
@@ -355,24 +308,6 @@ class KnowledgeStore:
     # -- writing ------------------------------------------------------------------------
     def begin_doc(self, doc_id: str) -> None:
         self._db.execute("INSERT OR IGNORE INTO pending VALUES (?)", (doc_id,))
-
-    def add_vectors(self, chunks: Sequence[ChunkRecord], vectors: np.ndarray) -> None:
-        """Store the chunks' vectors, tagged with their document id (what searches filter on; a
-        display name may change, an id does not)."""
-        step = 4000
-        for i in range(0, len(chunks), step):
-            part = chunks[i : i + step]
-            with self._vectors() as col:
-                col.upsert(
-                    ids=[c.chunk_id for c in part],
-                    embeddings=vectors[i : i + step],
-                    metadatas=[{"doc_id": c.doc_id, "page": c.page} for c in part],
-                )
-
-    def vectors_of(self, doc_id: str) -> tuple[list[str], np.ndarray]:
-        with self._vectors() as col:
-            got = col.get(where={"doc_id": doc_id}, include=["embeddings"])
-        return got["ids"], np.asarray(got["embeddings"], dtype=np.float32)
 
     def commit_doc(self, rec: DocRecord, pages: Iterable[tuple[int, str]], chunks: Sequence[ChunkRecord]) -> None:
         """Make ``rec`` visible and retire whatever document had its path, in one transaction."""
