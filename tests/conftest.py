@@ -101,3 +101,11 @@ def pytest_collection_modifyitems(config, items):
 
 def netguard_log() -> Path:
     return _LOG
+
+
+@pytest.fixture
+def retriever(tmp_path):
+    """A Retriever over the good fixture documents, indexed with the HashEmbedder."""
+    from tests.fakes import indexed_retriever
+
+    return indexed_retriever(tmp_path / "docs")

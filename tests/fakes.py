@@ -229,6 +229,23 @@ def make_store(emb):
     return KnowledgeStore(store_dir(s.index_path, emb.name), emb.name)
 
 
+def indexed_retriever(folder: Path, extra: dict[str, str] | None = None):
+    """A Retriever over a copy of the good fixture documents (plus ``extra`` files: name -> text) in
+    ``folder``, ingested with the HashEmbedder into the current settings' index folder."""
+    import shutil
+
+    from multimodal_crew.knowledge.ingest import ingest
+    from multimodal_crew.knowledge.retrieval import Retriever
+
+    shutil.copytree(FIX / "good", folder)
+    for name, text in (extra or {}).items():
+        (folder / name).write_text(text, encoding="utf-8")
+    emb = HashEmbedder()
+    store = make_store(emb)
+    ingest([folder], embedder=emb, store=store)
+    return Retriever(store, emb)
+
+
 def mmcrew(*args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
     """The real ``mmcrew`` console script in a subprocess."""
     full = {**os.environ, **(env or {})}

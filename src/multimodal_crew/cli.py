@@ -245,11 +245,11 @@ def run_step(
     as_json: bool = typer.Option(False, "--json", help="print the step's typed output as JSON"),
 ) -> None:
     """Run one registered step: `mmcrew step calculate -i expression="(3 + 4) * 2"`."""
-    from .inputs import load_file, parse_pairs
+    from .inputs import resolve_inputs
     from .steps import Deps, StepOutput, call_step, get_step
 
     get_step(name)
-    inputs = {**(load_file(inputs_file) if inputs_file else {}), **parse_pairs(input)}
+    inputs = resolve_inputs(name, file=inputs_file, pairs=input)
     with err.status(f"{name}: starting …") as status:
         result = call_step(name, inputs, Deps(progress=lambda msg: status.update(f"{name}: {msg} …")))
     if isinstance(result, StepOutput) and not as_json:

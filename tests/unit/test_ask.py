@@ -6,20 +6,9 @@ import shutil
 
 import pytest
 
-from multimodal_crew.knowledge.ingest import ingest
 from multimodal_crew.knowledge.retrieval import EmptyKnowledgeError, Retriever
 from multimodal_crew.steps.answer import ABSTAIN_ANSWER
 from tests.fakes import FIX, HashEmbedder, ScriptedModel, make_store, run_ask
-
-
-@pytest.fixture
-def retriever(tmp_path) -> Retriever:
-    folder = tmp_path / "docs"
-    shutil.copytree(FIX / "good", folder)
-    emb = HashEmbedder()
-    store = make_store(emb)
-    ingest([folder], embedder=emb, store=store)
-    return Retriever(store, emb)
 
 
 def ask(retriever, model, question="When must the contractor replace the elevator B door sensors?"):

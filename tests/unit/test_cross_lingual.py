@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from multimodal_crew.knowledge.ingest import ingest
 from multimodal_crew.knowledge.retrieval import Retriever
 from multimodal_crew.knowledge.text import content_terms, script_of
 from multimodal_crew.settings import get_settings
-from tests.fakes import FIX, HashEmbedder, ScriptedModel, make_store, run_ask
+from tests.fakes import ScriptedModel, indexed_retriever, run_ask
 
 ZH_QUESTION = "电梯B的门传感器必须在什么时候更换？"
 EN_QUERY = {"query": "When must the contractor replace the door sensors of elevator B?"}
@@ -25,16 +22,8 @@ GOOD = {
 
 @pytest.fixture
 def retriever(tmp_path) -> Retriever:
-    folder = tmp_path / "docs"
-    shutil.copytree(FIX / "good", folder)
-    (folder / "filing.txt").write_text(
-        "Apple's net sales for the quarter were $81.8 billion. The Commission's rules on long-term debt apply.\n",
-        encoding="utf-8",
-    )
-    emb = HashEmbedder()
-    store = make_store(emb)
-    ingest([folder], embedder=emb, store=store)
-    return Retriever(store, emb)
+    filing = "Apple's net sales for the quarter were $81.8 billion. The Commission's rules on long-term debt apply.\n"
+    return indexed_retriever(tmp_path / "docs", {"filing.txt": filing})
 
 
 def test_script_of():

@@ -4,7 +4,6 @@ scripted fake models over a real store."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,11 @@ from multimodal_crew.crews.research.models import Draft, Finding
 from multimodal_crew.crews.research.steps import ResearchReport
 from multimodal_crew.errors import InputError
 from multimodal_crew.flows import run_flow
-from multimodal_crew.knowledge.ingest import ingest
 from multimodal_crew.knowledge.retrieval import EmptyKnowledgeError, Retriever
-from multimodal_crew.knowledge.store import KnowledgeStore, store_dir
 from multimodal_crew.knowledge.text import normalize
 from multimodal_crew.settings import get_settings
 from multimodal_crew.steps.results import Citation, RunResult
-from tests.fakes import HashEmbedder, ScriptedRuntime
+from tests.fakes import HashEmbedder, ScriptedRuntime, make_store
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "knowledge"
 
@@ -53,21 +50,6 @@ APPROVE = '{"approved": true, "problems": []}'
 REJECT = json.dumps({"problems": [{"paragraph": 1, "words": "elevator B's door sensors", "reason": "reworded"}],
                      "approved": False})  # fmt: skip
 STANDS = 'paragraph 1: its quotes do not say "elevator B\'s door sensors" (reworded)'
-
-
-def make_store(emb) -> KnowledgeStore:
-    s = get_settings(refresh=True)
-    return KnowledgeStore(store_dir(s.index_path, emb.name), emb.name)
-
-
-@pytest.fixture
-def retriever(tmp_path) -> Retriever:
-    folder = tmp_path / "docs"
-    shutil.copytree(FIX / "good", folder)
-    emb = HashEmbedder()
-    store = make_store(emb)
-    ingest([folder], embedder=emb, store=store)
-    return Retriever(store, emb)
 
 
 def run(retriever, model, progress=None, **inputs) -> tuple[RunResult, ResearchReport]:

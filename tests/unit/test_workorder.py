@@ -4,7 +4,6 @@ signature, and citations quoted from the pages, with a scripted fake crew over a
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,9 @@ import pytest
 from multimodal_crew.crews.workorder.steps import WorkOrderResult, check_email, email_citations
 from multimodal_crew.errors import ModelBehaviorError
 from multimodal_crew.flows import run_flow
-from multimodal_crew.knowledge.ingest import ingest
-from multimodal_crew.knowledge.retrieval import Retriever
-from multimodal_crew.knowledge.store import KnowledgeStore, store_dir
-from multimodal_crew.settings import get_settings
 from multimodal_crew.steps.knowledge import Passage
 from multimodal_crew.steps.results import Citation, cited_pages
-from tests.fakes import HashEmbedder, ScriptedRuntime
+from tests.fakes import ScriptedRuntime
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "knowledge"
 INPUTS = {"section": "elevator inspection", "signature": "Dana Lee", "recipient": "Bluewater Facilities"}
@@ -30,21 +25,6 @@ EMAIL = (
     "Regards,\nDana Lee\n\nNotes to self: done."
 )
 SENSORS = "The contractor must replace the door\nsensors of elevator B within 30 days of the inspection."
-
-
-def make_store(emb) -> KnowledgeStore:
-    s = get_settings(refresh=True)
-    return KnowledgeStore(store_dir(s.index_path, emb.name), emb.name)
-
-
-@pytest.fixture
-def retriever(tmp_path) -> Retriever:
-    folder = tmp_path / "docs"
-    shutil.copytree(FIX / "good", folder)
-    emb = HashEmbedder()
-    store = make_store(emb)
-    ingest([folder], embedder=emb, store=store)
-    return Retriever(store, emb)
 
 
 def run(retriever, model, **inputs):

@@ -23,6 +23,7 @@ __all__ = [
     "content_terms",
     "script_of",
     "normalize",
+    "locate",
     "quote_in",
     "closest_sentence",
 ]
@@ -145,15 +146,44 @@ def normalize(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).translate(_QUOTES)).strip()
 
 
-def _quote_form(text: str) -> str:
-    return normalize(text).casefold()
+def _folded(text: str) -> tuple[str, list[int]]:
+    """``text`` normalised for matching (NFKC, ASCII quotes and dashes, casefolded, whitespace runs as
+    one space), with the offset in ``text`` of each character of the result."""
+    out: list[str] = []
+    where: list[int] = []
+    space = True  # drop leading whitespace
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            if not space:
+                out.append(" ")
+                where.append(i)
+            space = True
+            continue
+        space = False
+        for c in unicodedata.normalize("NFKC", ch).translate(_QUOTES).casefold():
+            out.append(c)
+            where.append(i)
+    return "".join(out), where
+
+
+def locate(quote: str, page_text: str) -> tuple[int, int] | None:
+    """Where ``quote`` occurs in ``page_text`` (ignoring case, whitespace, typographic quote marks and
+    the quote's surrounding punctuation or ellipses): ``(start, end)`` offsets, or None."""
+    q, _ = _folded(quote)
+    q = q.strip(" .\"'…")
+    if not q:
+        return None
+    text, where = _folded(page_text)
+    at = text.find(q)
+    if at < 0:
+        return None
+    return where[at], where[at + len(q) - 1] + 1
 
 
 def quote_in(quote: str, page_text: str) -> bool:
     """Whether ``quote`` occurs in ``page_text``, ignoring whitespace, case, typographic quote
-    marks and surrounding punctuation or ellipses."""
-    q = _quote_form(quote).strip(" .\"'…")
-    return bool(q) and q in _quote_form(page_text)
+    marks and surrounding punctuation or ellipses (``locate`` finds where)."""
+    return locate(quote, page_text) is not None
 
 
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n")

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from ..errors import InputError
 from .knowledge import Passage
 from .registry import Deps, all_steps
@@ -47,22 +45,12 @@ def tools_by_name(names: str, deps: Deps, *, have: tuple[str, ...] = ()) -> list
     return [as_tool(n, deps) for n in wanted]
 
 
-class _AgentSearch(BaseModel):
-    """``knowledge_search``'s arguments as an agent is shown them. With the step's own schema the
-    1.5B model wrote ``file: "mmcrew kb"`` (copied from its description) on every call and never
-    searched; ``k`` and ``cross_lingual`` keep their defaults."""
-
-    query: str = Field(..., description="what to look for, in a few words")
-    file: str = Field("", description="leave empty to search all documents; or one document's exact file name")
-
-
 def search_tool(deps: Deps, on_output: Any = None) -> Any:
-    """The registered ``knowledge_search`` step as the tool a crew's researcher gets."""
+    """The registered ``knowledge_search`` step as the tool a crew's researcher gets: ``query`` and
+    ``file`` only (``k`` and ``cross_lingual`` keep their defaults)."""
     from .tools import as_tool
 
-    tool = as_tool("knowledge_search", deps, on_output=on_output)
-    tool.args_schema = _AgentSearch
-    return tool
+    return as_tool("knowledge_search", deps, on_output=on_output, only=("query", "file"))
 
 
 def found_passages(tool: Any) -> list[Passage]:

@@ -9,6 +9,7 @@ planner and HTTP API of later issues. Users add steps with a plug-in file named 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
@@ -33,7 +34,8 @@ OUTPUT_KINDS = ("text", "passages", "cited_answer", "table", "image", "number", 
 _NOT_STEPS = {"registry", "results", "tools", "outputs", "definitions"}
 
 
-def _builtin_modules() -> list[str]:
+@functools.cache
+def _builtin_modules() -> tuple[str, ...]:
     """This package's step modules, then each crew's ``crews/<crew>/steps.py``: steps that run a crew
     live with their crew (crews use steps), and are found here by file, at run time, the way a
     plug-in is; no module of this package imports ``crews``."""
@@ -44,7 +46,7 @@ def _builtin_modules() -> list[str]:
     mine = [f"{__package__}.{m.name}" for m in pkgutil.iter_modules([str(here)]) if m.name not in _NOT_STEPS]
     root = __package__.rsplit(".", 1)[0]
     crew_steps = [f"{root}.crews.{p.parent.name}.steps" for p in sorted((here.parent / "crews").glob("*/steps.py"))]
-    return mine + crew_steps
+    return (*mine, *crew_steps)  # listed once per process: all_steps() runs on every step call
 
 
 class UnknownStepError(UserError):

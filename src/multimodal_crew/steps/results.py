@@ -8,15 +8,14 @@ locate the quote in the text of its page, found by :func:`locate`.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Citation", "RunResult", "StepOutput", "cite", "cited_pages", "locate", "references"]
+from ..knowledge.text import locate
 
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
+__all__ = ["Citation", "RunResult", "StepOutput", "cite", "cited_pages", "locate", "references"]
 
 
 class Citation(BaseModel):
@@ -28,40 +27,6 @@ class Citation(BaseModel):
     start: int = Field(..., ge=0, description="offset of the quote in the page's text")
     end: int = Field(..., ge=0, description="offset just after the quote")
     doc_id: str = ""  # the document's id in the store (two files may share a display name)
-
-
-def _folded(text: str) -> tuple[str, list[int]]:
-    """``text`` normalised for matching (NFKC, ASCII quotes and dashes, casefolded, whitespace runs as
-    one space), with the offset in ``text`` of each character of the result."""
-    out: list[str] = []
-    where: list[int] = []
-    space = True  # drop leading whitespace
-    for i, ch in enumerate(text):
-        if ch.isspace():
-            if not space:
-                out.append(" ")
-                where.append(i)
-            space = True
-            continue
-        space = False
-        for c in unicodedata.normalize("NFKC", ch).translate(_QUOTES).casefold():
-            out.append(c)
-            where.append(i)
-    return "".join(out), where
-
-
-def locate(quote: str, page_text: str) -> tuple[int, int] | None:
-    """Where ``quote`` occurs in ``page_text`` (ignoring case, whitespace, typographic quote marks and
-    the quote's surrounding punctuation or ellipses): ``(start, end)`` offsets, or None."""
-    q, _ = _folded(quote)
-    q = q.strip(" .\"'…")
-    if not q:
-        return None
-    text, where = _folded(page_text)
-    at = text.find(q)
-    if at < 0:
-        return None
-    return where[at], where[at + len(q) - 1] + 1
 
 
 def cite(file: str, page: int, quote: str, page_text: str | None, doc_id: str = "") -> Citation | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from crewai.tools import BaseTool
-from pydantic import BaseModel, PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr, create_model
 
 from ..errors import MMCrewError
 from .registry import Deps, call_step, get_step
@@ -47,12 +47,19 @@ class StepTool(BaseTool):
         return list(self._outputs)
 
 
-def as_tool(name: str, deps: Deps, *, on_output: Any = None, description: str | None = None) -> StepTool:
+def as_tool(
+    name: str, deps: Deps, *, on_output: Any = None, description: str | None = None, only: tuple[str, ...] = ()
+) -> StepTool:
     """The registered step ``name`` as a CrewAI tool running with ``deps``.
-    ``on_output(arguments, output)`` is told of every call (a flow's progress log)."""
+    ``on_output(arguments, output)`` is told of every call (a flow's progress log); ``only`` shows the
+    agent just those inputs (the others keep their defaults)."""
     entry = get_step(name)
     if not entry.tool:
         raise ValueError(f"step {name!r} is flow wiring, not a tool")
-    tool = StepTool(name=entry.name, description=description or entry.description, args_schema=entry.input_model)
+    schema = entry.input_model
+    if only:
+        fields = {f: (schema.model_fields[f].annotation, schema.model_fields[f]) for f in only}
+        schema = create_model(f"{schema.__name__}ForAgents", __config__=ConfigDict(extra="forbid"), **fields)
+    tool = StepTool(name=entry.name, description=description or entry.description, args_schema=schema)
     tool._step, tool._deps, tool._on_output = entry.name, deps, on_output
     return tool
