@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.markdown import Markdown
@@ -32,6 +32,12 @@ model_app = typer.Typer(no_args_is_help=True, help="The embedded model: fetch an
 app.add_typer(model_app, name="model")
 app.add_typer(eval_app, name="eval")
 app.add_typer(schedule_app, name="schedule")
+
+
+# the options `run` and `step` share: inputs as the flow's or the step's input model takes them
+Pairs = Annotated[list[str] | None, typer.Option("--input", "-i", help="key=value, repeatable")]
+InputsFile = Annotated[Path | None, typer.Option("--inputs-file", help="JSON or YAML file of inputs")]
+AsJson = Annotated[bool, typer.Option("--json", help="print the typed result as JSON")]
 
 
 def _show(result: RunResult, as_json: bool) -> None:
@@ -66,9 +72,9 @@ def _run(flow: str, inputs: dict[str, Any], as_json: bool) -> None:
 @app.command()
 def run(
     flow: str = typer.Argument(..., help="flow name (see `mmcrew flows`)"),
-    input: list[str] = typer.Option(None, "--input", "-i", help="key=value, repeatable"),
-    inputs_file: Path = typer.Option(None, "--inputs-file", help="JSON or YAML file of inputs"),
-    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    input: Pairs = None,
+    inputs_file: InputsFile = None,
+    as_json: AsJson = False,
 ) -> None:
     """Run a flow (config/flows/<flow>.yaml) with inputs over its defaults."""
     from .flows import get_flow
@@ -240,9 +246,9 @@ def steps() -> None:
 @app.command("step")
 def run_step(
     name: str = typer.Argument(..., help="step name (see `mmcrew steps`)"),
-    input: list[str] = typer.Option(None, "--input", "-i", help="key=value, repeatable"),
-    inputs_file: Path = typer.Option(None, "--inputs-file", help="JSON or YAML file of inputs"),
-    as_json: bool = typer.Option(False, "--json", help="print the step's typed output as JSON"),
+    input: Pairs = None,
+    inputs_file: InputsFile = None,
+    as_json: AsJson = False,
 ) -> None:
     """Run one registered step: `mmcrew step calculate -i expression="(3 + 4) * 2"`."""
     from .inputs import resolve_inputs

@@ -20,7 +20,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "get_settings", "project_root", "ensure_dir", "folder_error", "state_folder_error"]
+__all__ = ["Settings", "get_settings", "env_names", "project_root", "ensure_dir", "folder_error", "state_folder_error"]
 
 
 def project_root() -> Path:
@@ -43,6 +43,7 @@ class Settings(BaseSettings):
         env_file=str(_env_file()),
         env_file_encoding="utf-8",
         extra="ignore",
+        env_prefix="MMCREW_",  # a field `top_k` is MMCREW_TOP_K unless it names its variables itself
     )
 
     # --- which model serves the whole app ---
@@ -62,137 +63,72 @@ class Settings(BaseSettings):
         description="Ollama server used when MODEL=ollama/<name>",
     )
     api_base: str | None = Field(
-        None,
-        validation_alias=AliasChoices("MMCREW_API_BASE"),
-        description="base URL of an OpenAI-compatible server for MODEL=openai/<name> (empty: provider default)",
+        None, description="base URL of an OpenAI-compatible server for MODEL=openai/<name> (empty: provider default)"
     )
     vision_model: str = Field(
-        "offline",
-        validation_alias=AliasChoices("MMCREW_VISION_MODEL"),
-        description="`offline` (OCR + the text model) or a vision model: `ollama/<vlm>`, `openai/<vlm>`",
+        "offline", description="`offline` (OCR + the text model) or a vision model: `ollama/<vlm>`, `openai/<vlm>`"
     )
-    temperature: float = Field(
-        0.0, ge=0, le=2, validation_alias=AliasChoices("MMCREW_TEMPERATURE"), description="sampling temperature"
-    )
-    max_tokens: int = Field(
-        512, ge=1, validation_alias=AliasChoices("MMCREW_MAX_TOKENS"), description="max tokens per model reply"
-    )
+    temperature: float = Field(0.0, ge=0, le=2, description="sampling temperature")
+    max_tokens: int = Field(512, ge=1, description="max tokens per model reply")
     max_retries: int = Field(
-        2,
-        ge=0,
-        le=10,
-        validation_alias=AliasChoices("MMCREW_MAX_RETRIES"),
-        description="structured output: extra attempts after the first, with the error fed back",
+        2, ge=0, le=10, description="structured output: extra attempts after the first, with the error fed back"
     )
-    request_timeout: float = Field(
-        120.0,
-        gt=0,
-        validation_alias=AliasChoices("MMCREW_REQUEST_TIMEOUT"),
-        description="seconds before a model server request is abandoned",
-    )
+    request_timeout: float = Field(120.0, gt=0, description="seconds before a model server request is abandoned")
 
     # --- embedded runtime ---
     n_ctx: int = Field(
         8192,
         ge=512,
         le=32768,
-        validation_alias=AliasChoices("MMCREW_N_CTX"),
         description="embedded model context size (tokens; the pinned models were trained on 32768)",
     )
-    n_threads: int = Field(
-        0,
-        ge=0,
-        validation_alias=AliasChoices("MMCREW_N_THREADS"),
-        description="threads for llama.cpp (0: one per core)",
-    )
-    seed: int = Field(0, validation_alias=AliasChoices("MMCREW_SEED"), description="sampling seed")
+    n_threads: int = Field(0, ge=0, description="threads for llama.cpp (0: one per core)")
+    seed: int = Field(0, description="sampling seed")
     tools_before_answer: bool = Field(
-        True,
-        validation_alias=AliasChoices("MMCREW_TOOLS_BEFORE_ANSWER"),
-        description="embedded model: an agent offered tools must call one before it may answer",
+        True, description="embedded model: an agent offered tools must call one before it may answer"
     )
 
     # --- knowledge (ingestion and retrieval) ---
     embedder: str = Field(
-        "embedded",
-        validation_alias=AliasChoices("MMCREW_EMBEDDER"),
-        description="`embedded` (all-MiniLM-L6-v2 on CPU, offline) or `ollama/<embedding model>`",
+        "embedded", description="`embedded` (all-MiniLM-L6-v2 on CPU, offline) or `ollama/<embedding model>`"
     )
-    chunk_size: int = Field(
-        1000, ge=200, le=8000, validation_alias=AliasChoices("MMCREW_CHUNK_SIZE"), description="characters per chunk"
-    )
+    chunk_size: int = Field(1000, ge=200, le=8000, description="characters per chunk")
     chunk_overlap: int = Field(
-        150,
-        ge=0,
-        validation_alias=AliasChoices("MMCREW_CHUNK_OVERLAP"),
-        description="characters shared by neighbouring chunks (less than half of MMCREW_CHUNK_SIZE)",
+        150, ge=0, description="characters shared by neighbouring chunks (less than half of MMCREW_CHUNK_SIZE)"
     )
-    top_k: int = Field(
-        5, ge=1, le=50, validation_alias=AliasChoices("MMCREW_TOP_K"), description="passages retrieved per question"
-    )
-    max_file_mb: float = Field(
-        100.0,
-        gt=0,
-        validation_alias=AliasChoices("MMCREW_MAX_FILE_MB"),
-        description="files larger than this are skipped at ingestion",
-    )
+    top_k: int = Field(5, ge=1, le=50, description="passages retrieved per question")
+    max_file_mb: float = Field(100.0, gt=0, description="files larger than this are skipped at ingestion")
     abstain_unknown_terms: bool = Field(
-        True,
-        validation_alias=AliasChoices("MMCREW_ABSTAIN_UNKNOWN_TERMS"),
-        description="ask: abstain without a model call when the question names a word no document contains",
+        True, description="ask: abstain without a model call when the question names a word no document contains"
     )
     cross_lingual: bool = Field(
         True,
-        validation_alias=AliasChoices("MMCREW_CROSS_LINGUAL"),
         description="ask: when the question's language differs from the documents', the model first writes "
         "the search query in the documents' language (one short call)",
     )
 
-    research_rounds: int = Field(
-        2,
-        ge=0,
-        le=10,
-        validation_alias=AliasChoices("MMCREW_RESEARCH_ROUNDS"),
-        description="research flow: most revisions after the first draft",
-    )
+    research_rounds: int = Field(2, ge=0, le=10, description="research flow: most revisions after the first draft")
 
     # --- where things live ---
     home: Path = Field(
         Path(".mmcrew"),
-        validation_alias=AliasChoices("MMCREW_HOME"),
         description="all on-disk state: models, outputs, indexes, history, caches (relative: to the project)",
     )
-    models_dir: Path | None = Field(
-        None,
-        validation_alias=AliasChoices("MMCREW_MODELS_DIR"),
-        description="where assembled model files live (empty: $MMCREW_HOME/models)",
-    )
+    models_dir: Path | None = Field(None, description="where assembled model files live (empty: $MMCREW_HOME/models)")
     config_dir: Path = Field(
-        Path("config"),
-        validation_alias=AliasChoices("MMCREW_CONFIG_DIR"),
-        description="user-editable YAML: flows (config/flows/), agents and tasks, schedules",
+        Path("config"), description="user-editable YAML: flows (config/flows/), agents and tasks, schedules"
     )
-    knowledge_dir: Path = Field(
-        Path("knowledge"),
-        validation_alias=AliasChoices("MMCREW_KNOWLEDGE_DIR"),
-        description="the user's documents and data",
-    )
+    knowledge_dir: Path = Field(Path("knowledge"), description="the user's documents and data")
     extra_flows: str = Field(
-        "",
-        validation_alias=AliasChoices("MMCREW_EXTRA_FLOWS"),
-        description="more YAML flows: a folder of crewai.flow/v1 files, or one file (empty: none)",
+        "", description="more YAML flows: a folder of crewai.flow/v1 files, or one file (empty: none)"
     )
     extra_steps: str = Field(
-        "",
-        validation_alias=AliasChoices("MMCREW_EXTRA_STEPS"),
-        description="a Python file that registers more steps with multimodal_crew.steps.step (empty: none)",
+        "", description="a Python file that registers more steps with multimodal_crew.steps.step (empty: none)"
     )
 
     # --- offline hygiene ---
     allow_telemetry: bool = Field(
-        False,
-        validation_alias=AliasChoices("MMCREW_ALLOW_TELEMETRY"),
-        description="leave CrewAI telemetry, tracing and version checks on (off by default)",
+        False, description="leave CrewAI telemetry, tracing and version checks on (off by default)"
     )
 
     @field_validator("models_dir", "api_base", mode="before")
@@ -284,13 +220,19 @@ def _allowed(field: str) -> str | None:
     return f"{kind} greater than {b['gt']}" if "gt" in b else kind
 
 
+def env_names(field: str) -> tuple[str, ...]:
+    """The variables a setting is read from, the documented one first."""
+    aliases = getattr(Settings.model_fields[field].validation_alias, "choices", ())
+    return tuple(map(str, aliases)) or (f"MMCREW_{field.upper()}",)
+
+
 def _env_names() -> dict[str, str]:
     """Every accepted variable name (and field name) -> the field."""
     names: dict[str, str] = {}
-    for field, info in Settings.model_fields.items():
+    for field in Settings.model_fields:
         names[field] = field
-        for alias in getattr(info.validation_alias, "choices", ()):
-            names[str(alias)] = field
+        for alias in env_names(field):
+            names[alias] = field
     return names
 
 
@@ -303,8 +245,7 @@ def _explain(e: ValidationError) -> str:
     field = _env_names().get(given)
     if field is None:
         return f"setting {given} is not valid: {first['msg']}{_WHERE}"
-    aliases = getattr(Settings.model_fields[field].validation_alias, "choices", ())
-    name = given if given != field or not aliases else str(aliases[0])
+    name = given if given != field else env_names(field)[0]
     allowed = _allowed(field)
     what = f"use {allowed}" if allowed else first["msg"][0].lower() + first["msg"][1:]
     return f"{name}={_shown(first.get('input', ''))} is not allowed: {what}{_WHERE}"

@@ -5,15 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from multimodal_crew.settings import Settings, get_settings
+from multimodal_crew.settings import Settings, env_names, get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _aliases() -> set[str]:
     names = set()
-    for field in Settings.model_fields.values():
-        names.add(field.validation_alias.choices[0])
+    for field in Settings.model_fields:
+        names.add(env_names(field)[0])
     return names
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["use_config"]
+__all__ = ["use_config", "sequential"]
 
 
 def use_config(crew: Any, folder: Path) -> None:
@@ -18,3 +18,10 @@ def use_config(crew: Any, folder: Path) -> None:
         if not path.is_file():
             raise ConfigError(f"{path} is missing: the crew's {name} are defined there")
         setattr(crew, f"original_{name}_config_path", str(path))  # read by CrewBase after __init__
+
+
+def sequential(crew: Any) -> Any:
+    """The ``@crew`` of a CrewBase whose tasks run in YAML order, quietly."""
+    from crewai import Crew, Process
+
+    return Crew(agents=crew.agents, tasks=crew.tasks, process=Process.sequential, verbose=False)

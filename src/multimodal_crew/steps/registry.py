@@ -78,7 +78,7 @@ class Deps:
 
     def __init__(self, settings: Any = None, model: Any = None, retriever: Any = None, progress: Any = None):
         self._settings = settings
-        self._model = model
+        self._model = None if model is None else _Counted(model, self)
         self._retriever = retriever
         self.progress = progress
         self.fail_incomplete = False  # `finish` raises on an incomplete result (under `crewai run`)
@@ -95,26 +95,25 @@ class Deps:
             self._settings = get_settings()
         return self._settings
 
+    def _once(self, attr: str, make: Callable[[Any], Any]) -> Any:
+        """``self.<attr>``, made from the settings on first use (under the lock)."""
+        with self._lock:
+            if getattr(self, attr) is None:
+                setattr(self, attr, make(self.settings))
+            return getattr(self, attr)
+
     @property
     def model(self) -> Any:
         """The text model (anything with ``complete_json``), wrapped to count calls."""
-        with self._lock:
-            if self._model is None:
-                from ..models.runtime import get_runtime
+        from ..models.runtime import get_runtime
 
-                self._model = get_runtime(self.settings)
-            if not isinstance(self._model, _Counted):
-                self._model = _Counted(self._model, self)
-            return self._model
+        return self._once("_model", lambda settings: _Counted(get_runtime(settings), self))
 
     @property
     def retriever(self) -> Any:
-        with self._lock:
-            if self._retriever is None:
-                from ..knowledge.retrieval import get_retriever
+        from ..knowledge.retrieval import get_retriever
 
-                self._retriever = get_retriever(self.settings)
-            return self._retriever
+        return self._once("_retriever", get_retriever)
 
     def add_calls(self, n: int = 1) -> None:
         with self._lock:

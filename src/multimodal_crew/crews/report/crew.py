@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crewai import Agent, Crew, Process, Task
+from crewai import Agent, Crew, Task
 from crewai.project import CrewBase, agent, crew, task
 
 from ...datasource import table_matches
@@ -22,7 +22,7 @@ from ...steps.registry import Deps, call_step
 from ...steps.report_data import ReportQueryInputs, ReportTable
 from ...steps.results import StepOutput
 from ...steps.tools import as_tool
-from .. import use_config
+from .. import sequential, use_config
 
 __all__ = ["ReportCrew", "ReportCrewResult", "run_crew", "run_report_crew"]
 
@@ -63,7 +63,7 @@ class ReportCrew:
 
     @crew
     def crew(self) -> Crew:
-        return Crew(agents=self.agents, tasks=self.tasks, process=Process.sequential, verbose=False)
+        return sequential(self)
 
 
 def run_crew(inputs: ReportQueryInputs, deps: Deps) -> ReportCrewResult:

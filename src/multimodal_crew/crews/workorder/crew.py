@@ -11,7 +11,7 @@ from typing import Any
 from crewai import Agent, Crew, Process, Task
 from crewai.project import CrewBase, agent, crew, task
 
-from .. import use_config
+from .. import sequential, use_config
 
 __all__ = ["WorkOrderCrew"]
 
@@ -41,7 +41,7 @@ class WorkOrderCrew:
 
     @crew
     def crew(self) -> Crew:
-        return Crew(agents=self.agents, tasks=self.tasks, process=Process.sequential, verbose=False)
+        return sequential(self)
 
     def revision_crew(self) -> Crew:
         """The reviser alone, on ``revise_task`` (inputs: findings, email, problems, pages, signature)."""
