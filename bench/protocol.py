@@ -1,6 +1,6 @@
 """Protocol adherence: does the YAML report crew's agent call the tool and report the data?
 
-The same crew (config/report/) runs over 10 date ranges twice, on the same model file:
+The same crew (the `report_crew` flow, config/flows/report_crew.yaml) runs over 10 date ranges twice, on the same model file:
 
   ours      EmbeddedLLM: llama.cpp in-process, each step grammar-constrained to a tool
             call or (after a tool result) a final answer
@@ -23,9 +23,10 @@ import time
 import urllib.request
 
 import multimodal_crew  # noqa: F401  (offline env)
-from multimodal_crew.crews.report.crew import run_report_crew
+from multimodal_crew.flows import run_flow
 from multimodal_crew.models.runtime import get_runtime
 from multimodal_crew.settings import Settings
+from multimodal_crew.steps.report_data import ReportCheck
 
 CASES = [
     ("2024-01-01", "2024-01-31", ""),
@@ -83,6 +84,12 @@ def _start_server(model_path: str, n_ctx: int, threads: int) -> tuple[subprocess
             time.sleep(0.5)
     proc.kill()
     raise SystemExit("llama_cpp.server did not start within 60 s")
+
+
+def run_report_crew(inputs: dict, llm) -> ReportCheck:
+    """The report_crew flow with its agent on ``llm``: a runtime (with ``.llm``) or a bare CrewAI LLM."""
+    model = llm if hasattr(llm, "llm") else type("BareLLM", (), {"llm": llm})()
+    return ReportCheck.model_validate(run_flow("report_crew", inputs, model=model).data)
 
 
 def run_all(label: str, llm, cases: list[tuple[str, str, str]]) -> list[dict]:

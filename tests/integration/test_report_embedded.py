@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from multimodal_crew.crews.report.crew import ReportCrewResult
 from multimodal_crew.datasource import parse_query, query_report
 from multimodal_crew.flows import run_flow
 from multimodal_crew.models.runtime import get_runtime
 from multimodal_crew.models.structured import ValidationFailed, structured
 from multimodal_crew.numbers import unsupported_numbers
 from multimodal_crew.steps.report import ReportResult, allowed_numbers
+from multimodal_crew.steps.report_data import ReportCheck
 from tests.fakes import expected_totals
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ def test_report_flow_table_equals_data_and_every_summary_number_is_in_it(state_h
 
 def test_yaml_crew_agent_calls_the_tool_and_reports_the_data(state_home):
     r = run_flow("report_crew", {**FEB, "city": ""})
-    result = ReportCrewResult.model_validate(r.data)
+    result = ReportCheck.model_validate(r.data)
     assert result.tool_called, result.answer
     assert result.tool_calls[0]["start_date"] == "2024-02-01"
     assert result.table_matches, result.answer

@@ -10,17 +10,43 @@ flow runs, never at import. ``steps/definitions.py`` refuses an agent without it
 
 from __future__ import annotations
 
+import threading
+import weakref
 from contextvars import ContextVar
 from typing import Any
 
+from crewai.flow.flow_context import current_flow_id
 from crewai.llms.base_llm import BaseLLM
 
-__all__ = ["LLM", "ConfiguredLLM"]
+from ..errors import ConfigError
+
+__all__ = ["LLM", "ConfiguredLLM", "CURRENT_DEPS", "bind_flow", "current_deps"]
 
 
 # the running flow's dependencies (``run_flow`` sets them around a kickoff; CrewAI's threads and tasks
 # inherit them): a YAML agent then runs on the model given to the run, and its calls are counted
 CURRENT_DEPS: ContextVar[Any] = ContextVar("mmcrew_current_deps", default=None)
+# deps by CrewAI flow id: a flow started by `crewai run` has no CURRENT_DEPS, but CrewAI sets
+# `current_flow_id` around its kickoff, so its agents and tools find the flow's deps through it
+_BY_FLOW: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+_BY_FLOW_LOCK = threading.Lock()
+
+
+def bind_flow(flow: Any, deps: Any) -> None:
+    """Make ``deps`` what ``current_deps()`` returns while ``flow`` runs (kept as long as ``deps`` lives)."""
+    flow_id = getattr(flow, "flow_id", None)
+    if flow_id:
+        with _BY_FLOW_LOCK:
+            _BY_FLOW[str(flow_id)] = deps
+
+
+def current_deps() -> Any:
+    """The running flow's deps: those ``run_flow`` set, else those bound to CrewAI's current flow; or None."""
+    deps = CURRENT_DEPS.get()
+    if deps is None and (flow_id := current_flow_id.get()):
+        with _BY_FLOW_LOCK:
+            deps = _BY_FLOW.get(str(flow_id))
+    return deps
 
 
 class ConfiguredLLM(BaseLLM):
@@ -30,16 +56,21 @@ class ConfiguredLLM(BaseLLM):
     provider: str = "mmcrew"
 
     def _target(self) -> BaseLLM:
-        deps = CURRENT_DEPS.get()
-        if deps is not None:
-            return deps.model.llm
-        from .runtime import get_runtime
+        deps = current_deps()
+        if deps is None:
+            from .runtime import get_runtime
 
-        return get_runtime().llm
+            model = get_runtime()
+        else:
+            model = deps.model
+        llm = getattr(model, "llm", None)
+        if llm is None:
+            raise ConfigError("the configured model has no CrewAI LLM for agents (`.llm`); set MODEL to a chat model")
+        return llm
 
     def call(self, messages, tools=None, callbacks=None, available_functions=None, from_task=None,
              from_agent=None, response_model=None) -> Any:  # fmt: skip
-        deps = CURRENT_DEPS.get()
+        deps = current_deps()
         if deps is not None:
             deps.add_calls()
         return self._target().call(
@@ -55,6 +86,9 @@ class ConfiguredLLM(BaseLLM):
 
     def get_context_window_size(self) -> int:
         return self._target().get_context_window_size()
+
+    def get_input_tokens_count(self, messages, tools=None, response_model=None) -> int:
+        return self._target().get_input_tokens_count(messages, tools=tools, response_model=response_model)
 
 
 LLM = ConfiguredLLM(model="mmcrew/configured")

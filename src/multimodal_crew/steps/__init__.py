@@ -29,7 +29,11 @@ _DEPS_ATTR = "_mmcrew_deps"
 
 
 def attach_deps(flow: Any, deps: Deps) -> None:
+    """``deps`` become the flow's: its code steps get them, and its YAML agents' model and tools too."""
+    from ..models.configured import bind_flow
+
     object.__setattr__(flow, _DEPS_ATTR, deps)
+    bind_flow(flow, deps)
 
 
 def deps_of(flow: Any) -> Deps:

@@ -19,6 +19,7 @@ __all__ = ["check_definition", "check_cli_inputs", "state_fields", "step_refs"]
 
 _STEPS_MODULE = "multimodal_crew.steps"
 CONFIGURED_REF = "config.llms.CONFIGURED"  # config/llms.py: the model the settings select
+TOOLS_REF = "multimodal_crew.steps.tools:"  # + a registered step: that step as an agent's tool
 _REF = re.compile(r"\b(state|outputs)\.([A-Za-z_]\w*)")
 _TEMPLATE = re.compile(r"\$\{(.*?)\}")
 
@@ -85,8 +86,8 @@ def _expressions(method: Any) -> list[str]:
     return found
 
 
-def _agent_llms(do: Any) -> list[tuple[str, Any]]:
-    """(agent name, its llm) for each agent a `call: agent` or inline `call: crew` action defines."""
+def _agents(do: Any) -> list[tuple[str, dict]]:
+    """(agent name, its definition) for each agent a `call: agent` or inline `call: crew` action defines."""
     call = getattr(do, "call", "")
     if call not in ("agent", "crew") or getattr(do, "with_", None) is None:
         return []
@@ -94,7 +95,7 @@ def _agent_llms(do: Any) -> list[tuple[str, Any]]:
     agents = {"agent": data} if call == "agent" else data.get("agents") or {}
     if isinstance(agents, list):
         agents = {str(a.get("name", i)): a for i, a in enumerate(agents)}
-    return [(n, a.get("llm") or (a.get("settings") or {}).get("llm")) for n, a in agents.items()]
+    return list(agents.items())
 
 
 def check_definition(definition: Any, path: Path | str | None = None) -> None:
@@ -168,10 +169,15 @@ def check_definition(definition: Any, path: Path | str | None = None) -> None:
         return seen
 
     for name, m in methods.items():
-        for agent, llm in _agent_llms(m.do):
-            if llm in (None, "", {}):
+        for agent, a in _agents(m.do):
+            if (a.get("llm") or (a.get("settings") or {}).get("llm")) in (None, "", {}):
                 fail(name, f"agent {agent!r} names no llm, so CrewAI would use its default OpenAI model; "
                      f"set `settings: {{llm: {{python: {CONFIGURED_REF}}}}}` (the configured model)")  # fmt: skip
+            for ref in a.get("tools") or []:
+                tool = ref.removeprefix(TOOLS_REF) if isinstance(ref, str) and ref.startswith(TOOLS_REF) else None
+                if tool is not None and not (tool in all_steps() and all_steps()[tool].tool):
+                    offered = ", ".join(sorted(n for n, st in all_steps().items() if st.tool))
+                    fail(name, f"agent {agent!r}: tool {ref!r} is not a registered tool step (tools: {offered})")
 
     ends = [n for n in methods if not any(n in parents[m] for m in methods)]
     if ends and not all(refs.get(n) == "finish" for n in ends):

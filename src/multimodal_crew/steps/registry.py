@@ -85,6 +85,7 @@ class Deps:
         self.timings: dict[str, float] = {}
         self.model_calls = 0
         self.outputs: dict[str, Any] = {}  # typed output of each step that ran, by step name (the last run)
+        self.tool_calls: list[tuple[str, dict]] = []  # (step, arguments) of each tool call by an agent that succeeded
         self._lock = threading.Lock()  # steps may run in threads (CrewAI runs sync methods in one)
 
     @property
@@ -125,6 +126,10 @@ class Deps:
             self.timings[name] = round(self.timings.get(name, 0.0) + seconds, 3)
             if output is not None:
                 self.outputs[name] = output
+
+    def record_tool_call(self, name: str, arguments: dict) -> None:
+        with self._lock:
+            self.tool_calls.append((name, dict(arguments)))
 
     def step(self, message: str) -> None:
         """Report progress (the CLI shows it in a spinner; ``crewai run`` prints it to stderr)."""

@@ -6,7 +6,7 @@ dependency is known, so the model never has to decide to), draws the ``chart`` i
 (both in ``steps/report_data.py``), and asks the model only for a summary, through
 ``structured()``, whose validators reject any number that is not in the rows or exactly
 derivable from them. ``report_crew`` is the other CrewAI shape: one YAML agent that must call
-``report_query`` itself (``crews/report/``).
+``report_query`` itself (``config/flows/report_crew.yaml``, checked by ``report_check``).
 """
 
 from __future__ import annotations

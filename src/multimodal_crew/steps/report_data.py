@@ -13,13 +13,14 @@ from typing import Any
 
 from pydantic import Field
 
-from ..datasource import DATA_FILE, ReportData, markdown_table, parse_query, query_report
+from ..datasource import DATA_FILE, ReportData, markdown_table, parse_query, query_report, table_matches
 from ..errors import InputError
 from .registry import Deps, StepInputs, step
 from .results import StepOutput
 
 __all__ = [
-    "Chart", "ChartInputs", "ReportQueryInputs", "ReportTable", "check_png", "is_scratch", "label", "render_chart",
+    "Chart", "ChartInputs", "ReportCheck", "ReportCheckInputs", "ReportQueryInputs", "ReportTable", "check_png",
+    "is_scratch", "label", "render_chart",
 ]  # fmt: skip
 
 
@@ -54,6 +55,41 @@ def report_query(inputs: ReportQueryInputs, deps: Deps) -> ReportTable:
     q = parse_query(inputs.start_date, inputs.end_date, inputs.city)  # InputError: bad dates
     data = query_report(q, deps.settings.knowledge_path / DATA_FILE)  # InputError: unknown city, no data
     return ReportTable(data=data, table=markdown_table(data))
+
+
+# --- an agent's report, checked against the data ---------------------------------------------
+
+
+class ReportCheckInputs(StepInputs):
+    table: ReportTable = Field(..., description="what report_query returns for the flow's inputs")
+    answer: str = Field(..., description="the agent's report, e.g. ${outputs.<crew method>.raw}")
+
+
+class ReportCheck(StepOutput):
+    answer: str
+    tool_calls: list[dict]  # the arguments of every report_query call an agent made that returned data
+    tool_called: bool
+    table_matches: bool
+
+    def result_fields(self) -> dict[str, Any]:
+        if not self.tool_called:
+            why = "the agent never called report_query: its table is not from the data"
+        elif not self.table_matches:
+            why = "the agent's table differs from what report_query returned"
+        else:
+            return {"text": self.answer}
+        return {"text": self.answer, "status": "incomplete", "reason": why}
+
+
+@step("report_check", "Check an agent's report against the data", ReportCheckInputs, "report", tool=False)
+def report_check(inputs: ReportCheckInputs, deps: Deps) -> ReportCheck:
+    calls = [args for name, args in deps.tool_calls if name == "report_query"]
+    return ReportCheck(
+        answer=inputs.answer,
+        tool_calls=calls,
+        tool_called=bool(calls),
+        table_matches=table_matches(inputs.answer, inputs.table.data),
+    )
 
 
 # --- chart ------------------------------------------------------------------------------------
