@@ -108,6 +108,7 @@ class Settings(BaseSettings):
     )
 
     research_rounds: int = Field(2, ge=0, le=10, description="research flow: most revisions after the first draft")
+    plan_max_tasks: int = Field(6, ge=1, le=20, description="plan flow: most tasks in one plan")
 
     # --- where things live ---
     home: Path = Field(

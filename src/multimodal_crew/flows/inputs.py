@@ -13,12 +13,12 @@ from pydantic import ConfigDict, model_validator
 
 from ..crews.research import steps as research
 from ..crews.workorder import steps as workorder
-from ..steps import answer, heartbeat, report_data, vision
+from ..steps import answer, heartbeat, planning, report_data, vision
 from ..steps.registry import validate_model
 
 __all__ = [
-    "AskInputs", "FlowInputs", "PingInputs", "ReportInputs", "ResearchInputs", "SeeInputs", "WorkOrderInputs",
-    "validate_inputs",
+    "AskInputs", "FlowInputs", "PingInputs", "PlanInputs", "PlanRunInputs", "ReportInputs", "ResearchInputs",
+    "SeeInputs", "WorkOrderInputs", "validate_inputs",
 ]  # fmt: skip
 
 
@@ -68,3 +68,11 @@ class ResearchInputs(FlowInputs, research.ResearchInputs):
 
 class PingInputs(FlowInputs, heartbeat.PingStepInputs):
     pass
+
+
+class PlanInputs(FlowInputs, planning.PlanInputs):
+    pass
+
+
+class PlanRunInputs(FlowInputs):
+    """A compiled plan (``<run>/plan.yaml``) takes no inputs: the plan is in the definition."""

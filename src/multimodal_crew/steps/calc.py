@@ -176,6 +176,9 @@ class Number(StepOutput):
     def result_fields(self) -> dict[str, Any]:
         return {"text": f"{self.expression} = {self.value}"}
 
+    def plan_value(self) -> str:
+        return str(self.value)
+
 
 @step(
     "calculate",

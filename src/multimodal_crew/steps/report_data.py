@@ -42,6 +42,9 @@ class ReportTable(StepOutput):
         text = f"Active users from {d.start} to {d.end}, {scope}:\n\n{self.table}\n\nGrand total: {d.grand_total}"
         return {"text": text}
 
+    def plan_value(self) -> str:
+        return str(self.data.grand_total)  # in an expression: the total of the rows queried
+
 
 @step(
     "report_query",
@@ -106,6 +109,9 @@ class Chart(StepOutput):
 
     def result_fields(self) -> dict[str, Any]:
         return {"text": f"chart: {self.path}", "files": [self.path]}
+
+    def plan_value(self) -> str:
+        return self.path
 
 
 def render_chart(data: ReportData, path: Path) -> None:

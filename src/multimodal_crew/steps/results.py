@@ -71,6 +71,11 @@ class StepOutput(BaseModel):
     def result_fields(self) -> dict[str, Any]:
         return {"text": str(self)}
 
+    def plan_value(self) -> str:
+        """What a plan's ``<task-N>`` reference to this output becomes inside another task's text
+        argument: the text, unless the output has one plain value (a number, a file, a total)."""
+        return str(self.result_fields().get("text", ""))
+
 
 class RunResult(BaseModel):
     """What every flow returns (``run_flow``, ``crewai run``, the scheduler, HTTP)."""

@@ -1,0 +1,301 @@
+"""The planner: a request becomes a task graph over registered tools, validated before anything runs.
+
+HuggingGPT's first stage, made so that an invalid plan cannot reach execution. The model writes
+``{"tasks": [{"tool": ..., "args": {...}}]}`` through ``structured()``:
+
+- tool names are schema-constrained to the tools offered (a grammar on the embedded model);
+- task ``N`` is the N-th in the list; an argument refers to an earlier task's output as ``<task-N>``,
+  and the dependencies are read from those references, never from a field the model fills;
+- validators refuse, with the reason fed back for a retry: a reference to a task that does not
+  exist or comes later (no cycles by construction), an output kind that does not fit the argument
+  (a ``table`` into ``see``), an image that does not exist, an unknown or a missing required
+  argument, a file path outside the knowledge and outputs folders, more than ``max_tasks`` tasks.
+
+A plan that never validates raises ``PlanError``; nothing runs. The same code plans over another
+tool list (``ToolSpec``), which is how TaskBench is scored (``evals/taskbench.py``).
+
+>>> Plan(tasks=[PlanTask(tool="ask", args={"question": "q"}), PlanTask(tool="summarize", args={"text": "<task-1>"})]).links()
+[(1, 2)]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, create_model
+
+from ..errors import InputError, ModelBehaviorError, StructuredOutputError
+from ..models.structured import ValidationFailed, structured
+from .registry import Deps, StepInputs, all_steps, step
+from .results import StepOutput
+
+__all__ = [
+    "REF", "Plan", "PlanError", "PlanTask", "ToolSpec", "check_plan", "make_plan", "plan_messages", "registry_tools",
+]  # fmt: skip
+
+REF = re.compile(r"<task-(\d+)>")
+# planner tools: never the crews' whole flows or flow wiring; `research`/`workorder` are crews the
+# router reaches as flows, not plan steps (a plan step is one call; a crew is many)
+# knowledge_search and cited_answer: `ask` is both, with its citations checked
+NOT_PLANNED = frozenset({"research", "workorder", "knowledge_search", "cited_answer"})
+HIDDEN_ARGS = frozenset({"k", "mode", "cross_lingual"})  # tuning knobs: their defaults serve a plan
+# which output kinds fit an argument whose type is ...: `str` takes anything that has a text
+_FITS: dict[str, set[str]] = {
+    "table": {"table"},  # a report_query output, only by reference
+    "chart": {"image"},  # a chart output, only by reference
+    "image": {"image", "file"},  # an image file: a chart's, or a path given with the request
+}
+
+
+class PlanError(ModelBehaviorError):
+    """The model's plan never validated; nothing ran. ``.reasons`` has the last attempt's problems."""
+
+    def __init__(self, message: str, reasons: Sequence[str] = ()):
+        super().__init__(message)
+        self.reasons = list(reasons)
+
+
+class ToolSpec(BaseModel):
+    """What the planner knows of a tool: its name, what it does, its arguments and its output kind."""
+
+    name: str
+    description: str
+    inputs: dict[str, str] = Field(default_factory=dict)  # argument -> its kind ("text", "table", "image", ...)
+    required: list[str] = Field(default_factory=list)
+    output: str = "text"
+    free_args: bool = False  # TaskBench tools: no argument names are known, any may be given
+
+    def line(self) -> str:
+        args = ", ".join(f"{a}{'' if a in self.required else '?'}: {k}" for a, k in self.inputs.items())
+        return f"- {self.name}({args or '...'}) -> {self.output}: {self.description}"
+
+
+def _kind_of(annotation: Any) -> str:
+    text = str(annotation)
+    if "ReportTable" in text:
+        return "table"
+    if "Chart" in text:
+        return "chart"
+    if "int" in text or "float" in text:
+        return "number"
+    if "list" in text:
+        return "list"
+    return "text"
+
+
+def registry_tools(names: Sequence[str] | None = None) -> list[ToolSpec]:
+    """The registered tool steps as planner tools (all but crews and wiring, or just ``names``)."""
+    specs = []
+    for name, st in sorted(all_steps().items()):
+        if not st.tool or name in NOT_PLANNED or (names is not None and name not in names):
+            continue
+        fields = st.input_model.model_fields
+        inputs = {}
+        for arg, info in fields.items():
+            if arg in HIDDEN_ARGS:
+                continue
+            kind = _kind_of(info.annotation)
+            if arg in ("image", "images", "path") and name == "see":
+                kind = "image"
+            inputs[arg] = kind
+        required = [a for a, info in fields.items() if info.is_required()]
+        specs.append(
+            ToolSpec(name=name, description=st.description, inputs=inputs, required=required, output=st.output)
+        )
+    return specs
+
+
+class PlanTask(BaseModel):
+    tool: str
+    args: dict[str, str] = Field(default_factory=dict)
+
+    def refs(self) -> list[int]:
+        return [int(n) for v in self.args.values() for n in REF.findall(v)]
+
+
+class Plan(BaseModel):
+    tasks: list[PlanTask]
+
+    def links(self) -> list[tuple[int, int]]:
+        """(source, target) task numbers (1-based), one per distinct reference."""
+        out: list[tuple[int, int]] = []
+        for i, t in enumerate(self.tasks, start=1):
+            for n in dict.fromkeys(t.refs()):
+                out.append((n, i))
+        return out
+
+    def deps(self, number: int) -> list[int]:
+        return list(dict.fromkeys(self.tasks[number - 1].refs()))
+
+
+def _schema_model(tools: Sequence[ToolSpec], max_tasks: int) -> type[Plan]:
+    """``Plan`` with ``tool`` constrained to the offered names (what the grammar enforces)."""
+    names = tuple(t.name for t in tools)
+    task = create_model("PlanTask", __base__=PlanTask, tool=(Literal[names], ...))  # type: ignore[valid-type]
+    return create_model(
+        "Plan",
+        __base__=Plan,
+        tasks=(list[task], Field(..., min_length=1, max_length=max_tasks)),  # type: ignore[valid-type]
+    )
+
+
+def check_plan(plan: Plan, tools: Sequence[ToolSpec], *, max_tasks: int, roots: Sequence[Path] = ()) -> list[str]:
+    """Every problem of ``plan`` as a sentence the model can act on (empty: valid)."""
+    by_name = {t.name: t for t in tools}
+    problems: list[str] = []
+    if not plan.tasks:
+        problems.append("the plan has no tasks")
+    if len(plan.tasks) > max_tasks:
+        problems.append(f"the plan has {len(plan.tasks)} tasks; at most {max_tasks} are allowed")
+    for i, task in enumerate(plan.tasks, start=1):
+        spec = by_name.get(task.tool)
+        if spec is None:
+            problems.append(f"task {i}: there is no tool {task.tool!r}")
+            continue
+        for n in task.refs():
+            if n < 1 or n > len(plan.tasks):
+                problems.append(f"task {i}: <task-{n}> does not exist (tasks are numbered 1 to {len(plan.tasks)})")
+            elif n >= i:
+                problems.append(f"task {i}: <task-{n}> is not an earlier task; a task may only use earlier outputs")
+        if spec.free_args:
+            continue
+        for arg in task.args:
+            if arg not in spec.inputs:
+                problems.append(f"task {i}: {spec.name} has no argument {arg!r} (it takes {', '.join(spec.inputs)})")
+        for arg in spec.required:
+            if not str(task.args.get(arg, "")).strip():
+                problems.append(f"task {i}: {spec.name} needs the argument {arg!r}")
+        for arg, value in task.args.items():
+            kind = spec.inputs.get(arg)
+            whole = REF.fullmatch(value.strip())
+            if whole and kind in _FITS and 1 <= int(whole.group(1)) < i:
+                src = by_name.get(plan.tasks[int(whole.group(1)) - 1].tool)
+                if src is not None and src.output not in _FITS[kind]:
+                    problems.append(
+                        f"task {i}: {spec.name}.{arg} takes a {kind}, but <task-{whole.group(1)}> "
+                        f"({src.name}) gives a {src.output}"
+                    )
+            elif kind in _FITS and not REF.search(value) and value.strip():
+                if kind in ("table", "chart"):
+                    problems.append(f"task {i}: {spec.name}.{arg} takes a {kind} from an earlier task, as <task-N>")
+                elif kind == "image":
+                    problems.append(_file_problem(i, spec.name, arg, value, roots))
+    return [p for p in problems if p]
+
+
+def _file_problem(i: int, tool: str, arg: str, value: str, roots: Sequence[Path]) -> str:
+    path = Path(value.strip()).expanduser()
+    if not path.is_absolute() and roots:
+        path = roots[0] / path
+    try:
+        resolved = path.resolve()
+    except OSError:
+        return f"task {i}: {tool}.{arg}: {value!r} is not a usable path"
+    if roots and not any(resolved.is_relative_to(r.resolve()) for r in roots):
+        return f"task {i}: {tool}.{arg}: {value!r} is outside the folders a plan may read"
+    if not resolved.is_file():
+        return f"task {i}: {tool}.{arg}: there is no file {value!r}"
+    return ""
+
+
+SYSTEM = """You plan how to serve a request with tools. Reply with JSON: {"tasks": [{"tool": ..., "args": {...}}]}.
+Rules:
+- Use only the tools listed, with their argument names. Arguments marked ? are optional.
+- Task N is the N-th task in the list (the first is task 1). To use the output of an earlier task
+  as an argument, write <task-N> (for example "text": "<task-1>", or "expression": "<task-1> - <task-2>").
+- Use as few tasks as the request needs. Do not add a task the request does not ask for.
+- Never compute numbers yourself: use a calculate task with <task-N> references."""
+
+
+def plan_messages(request: str, tools: Sequence[ToolSpec], *, images: Sequence[str] = (), max_tasks: int) -> list[dict]:
+    listing = "\n".join(t.line() for t in tools)
+    extra = ("\nImages given with the request: " + ", ".join(images)) if images else ""
+    user = f"Tools:\n{listing}\n\nAt most {max_tasks} tasks.{extra}\n\nRequest: {request}"
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def make_plan(
+    request: str,
+    tools: Sequence[ToolSpec],
+    model: Any,
+    *,
+    max_tasks: int = 8,
+    max_retries: int = 2,
+    images: Sequence[str] = (),
+    roots: Sequence[Path] = (),
+    on_attempt: Callable[[int, str, str | None], None] | None = None,
+) -> Plan:
+    """A validated plan for ``request`` over ``tools``, or ``PlanError`` (nothing runs)."""
+    if not tools:
+        raise PlanError("no tools to plan with")
+    schema = _schema_model(tools, max_tasks)
+    last: list[str] = []
+
+    def valid(plan: Plan) -> None:
+        nonlocal last
+        last = check_plan(plan, tools, max_tasks=max_tasks, roots=roots)
+        if last:
+            raise ValidationFailed("; ".join(last[:5]))
+
+    try:
+        got = structured(
+            model, plan_messages(request, tools, images=images, max_tasks=max_tasks), schema,
+            validators=[valid], max_retries=max_retries, on_attempt=on_attempt,
+        )  # fmt: skip
+    except StructuredOutputError as e:
+        raise PlanError(f"no valid plan after {max_retries + 1} attempt(s): {'; '.join(last[:3]) or e}", last) from e
+    return Plan(tasks=[PlanTask(tool=t.tool, args=dict(t.args)) for t in got.tasks])
+
+
+# --- the step ---------------------------------------------------------------------------------------
+
+
+class PlanInputs(StepInputs):
+    request: str = Field(..., min_length=1, max_length=2000, description="what the user wants done")
+    images: list[str] = Field(default_factory=list, description="image files that come with the request")
+    tools: str = Field("", description="only these registered tools, comma-separated (empty: all)")
+
+
+class PlanOutput(StepOutput):
+    request: str
+    plan: Plan
+    tools: list[str]
+    attempts: int
+
+    def result_fields(self) -> dict[str, Any]:
+        lines = [f"{i}. {t.tool}({', '.join(f'{k}={v!r}' for k, v in t.args.items())})"
+                 for i, t in enumerate(self.plan.tasks, 1)]  # fmt: skip
+        return {"text": "\n".join(lines)}
+
+
+@step("make_plan", "Plan a request as a validated task graph over the registered tools", PlanInputs, "check",
+      tool=False)  # fmt: skip
+def make_plan_step(inputs: PlanInputs, deps: Deps) -> PlanOutput:
+    s = deps.settings
+    images = [str(Path(p).expanduser().resolve()) for p in inputs.images]
+    missing = [p for p, full in zip(inputs.images, images, strict=True) if not Path(full).is_file()]
+    if missing:
+        raise InputError(f"no such image: {', '.join(missing)}")
+    wanted = [n.strip() for n in inputs.tools.split(",") if n.strip()] or None
+    tools = registry_tools(wanted)
+    if wanted and len(tools) != len(wanted):
+        known = ", ".join(t.name for t in registry_tools())
+        raise InputError(f"unknown tool(s) {set(wanted) - {t.name for t in tools}}; the planner's tools: {known}")
+    roots = [s.knowledge_path, s.outputs_path, *{Path(p).parent for p in images}]
+    attempts = 0
+
+    def count(n: int, raw: str, err: str | None) -> None:
+        nonlocal attempts
+        attempts = n
+        if err:
+            deps.step(f"plan attempt {n} refused ({err[:80]}); retrying")
+
+    deps.step("planning")
+    plan = make_plan(
+        inputs.request, tools, deps.model, max_tasks=s.plan_max_tasks, max_retries=s.max_retries,
+        images=images, roots=roots, on_attempt=count,
+    )  # fmt: skip
+    return PlanOutput(request=inputs.request, plan=plan, tools=[t.name for t in tools], attempts=attempts)
