@@ -207,6 +207,69 @@ def research(
     _run("research", {k: v for k, v in given.items() if v is not None}, as_json)
 
 
+@app.command()
+def plan(
+    request: str = typer.Argument(..., help="what you want done, in words"),
+    image: list[Path] = typer.Option(None, "--image", help="an image that comes with the request, repeatable"),
+    tools: str = typer.Option("", "--tools", help="only these registered tools, comma-separated"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="show the validated plan (table + Mermaid), run nothing"),
+    as_json: bool = typer.Option(False, "--json", help="print the result (with --dry-run: the plan) as JSON"),
+) -> None:
+    """HuggingGPT-style: plan a task graph over the registered tools, validate it, run it as a YAML flow, answer."""
+    inputs = {"request": request, "images": [str(p) for p in image or []], "tools": tools}
+    if not dry_run:
+        _ingest_first()
+        _run("plan", inputs, as_json)
+        return
+    from .steps import Deps, call_step
+
+    with err.status("plan: planning …") as status:
+        planned = call_step("make_plan", inputs, Deps(progress=lambda m: status.update(f"plan: {m} …")))
+    p = planned.plan
+    deps_of = {i: p.deps(i) for i in range(1, len(p.tasks) + 1)}
+    if as_json:
+        tasks = [{"id": i, "tool": t.tool, "args": t.args, "deps": deps_of[i]} for i, t in enumerate(p.tasks, 1)]
+        out.print_json(
+            json.dumps({"request": request, "tasks": tasks, "attempts": planned.attempts}, ensure_ascii=False)
+        )
+        return
+    table = Table(title=f"plan ({planned.attempts} attempt(s)): {request}", title_justify="left")
+    for col in ("#", "tool", "arguments", "uses"):
+        table.add_column(col)
+    for i, t in enumerate(p.tasks, 1):
+        args = ", ".join(f"{k}={v!r}" for k, v in t.args.items())
+        table.add_row(str(i), t.tool, args, ", ".join(f"task {n}" for n in deps_of[i]))
+    out.print(table)
+    lines = ["flowchart LR"] + [f'  task_{i}["{i}. {t.tool}"]' for i, t in enumerate(p.tasks, 1)]
+    lines += [f"  task_{a} --> task_{b}" for a, b in p.links()]
+    out.print("\n".join(lines), highlight=False)
+
+
+@app.command("do")
+def do(
+    request: str = typer.Argument(..., help="what you want, in words"),
+    image: list[Path] = typer.Option(None, "--image", help="an image that comes with the request, repeatable"),
+    route: str = typer.Option(
+        "", "--route", help="skip the router's choice: chat, ask, see, report, workorder, research, plan"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="decide only: route, quadrant, scores and inputs"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """The front door: score the request (complexity x precision), pick the flow that serves it, run it."""
+    inputs = {"request": request, "images": [str(p) for p in image or []], "route": route, "dry_run": dry_run}
+    if dry_run and as_json:
+        from .steps import Deps, call_step
+
+        with err.status("route: deciding …"):
+            routed = call_step("route", {k: inputs[k] for k in ("request", "images", "route")}, Deps())
+        d = routed.decision
+        shown = {"route": d.route, "quadrant": d.quadrant, "scores": {k: v.model_dump() for k, v in d.scores.items()},
+                 "inputs": d.inputs, "model_calls": d.model_calls}  # fmt: skip
+        out.print_json(json.dumps(shown, ensure_ascii=False))
+        return
+    _run("route", inputs, as_json)
+
+
 def _fields(model: Any, defaults: dict | None = None) -> str:
     names = [f for f in model.model_fields if f != "id"]  # a flow's inputs are its CrewAI state, which has an id
     shown = []

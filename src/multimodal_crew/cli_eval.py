@@ -91,3 +91,73 @@ def eval_rag(
         table.add_row(key, shown)
     out.print(table)
     out.print(f"saved {saved}", highlight=False, soft_wrap=True)
+
+
+def _save(report: dict, name: str) -> Path:
+    from datetime import datetime
+
+    from .settings import ensure_dir, get_settings
+
+    folder = ensure_dir(get_settings().outputs_path / "eval")
+    saved = folder / f"{name}-{datetime.now():%Y%m%d-%H%M%S}.json"
+    saved.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    return saved
+
+
+@eval_app.command("plan")
+def eval_plan(
+    dataset: str = typer.Option(
+        "huggingface", "--dataset", help="huggingface, tmdb, ultratool, or a TaskBench JSONL file"
+    ),
+    tools: Path = typer.Option(None, "--tools", help="the tool descriptions (with a JSONL --dataset)"),
+    limit: int = typer.Option(0, help="first N records only (0: all)"),
+) -> None:
+    """TaskBench: node F1 and edge F1 of the planner's task graphs, valid plans, latency."""
+    from .evals.taskbench import DOMAINS, domain, eval_plan
+    from .models.runtime import get_runtime
+    from .settings import get_settings
+
+    s = get_settings()
+    data, tool_desc = domain(dataset) if dataset in DOMAINS else (Path(dataset), tools)
+    if tool_desc is None:
+        raise typer.BadParameter("give --tools with a dataset file")
+    with err.status("eval plan …") as status:
+        report = eval_plan(data, tool_desc, limit=limit, model=get_runtime(s), max_tasks=s.plan_max_tasks,
+                           max_retries=s.max_retries, progress=lambda m: status.update(f"eval plan: {m} …"))  # fmt: skip
+    saved = _save(report, f"plan-{Path(str(data)).stem}")
+    sm = report["summary"]
+    table = Table(title=f"TaskBench {dataset}: {sm['records']} records ({s.model} {s.embedded_model})")
+    table.add_column("figure")
+    table.add_column("value")
+    for key in ("node_f1", "edge_f1", "node_f1_all", "edge_f1_all", "valid_share", "latency_s", "counts_by_type"):
+        table.add_row(key, str(sm.get(key)))
+    out.print(table)
+    out.print(f"saved {saved}", highlight=False, soft_wrap=True)
+
+
+@eval_app.command("route")
+def eval_route(
+    dataset: Path = typer.Option(
+        Path("bench/data/route/requests.jsonl"), "--dataset", help="JSONL of labelled requests"
+    ),
+    limit: int = typer.Option(0, help="first N requests only (0: all)"),
+) -> None:
+    """The router: accuracy overall, per route and per language, model calls per request, latency."""
+    from .evals.route import eval_route
+    from .models.runtime import get_runtime
+    from .settings import get_settings
+
+    s = get_settings()
+    with err.status("eval route …") as status:
+        report = eval_route(dataset, limit=limit, model=get_runtime(s), settings=s,
+                            progress=lambda m: status.update(f"eval route: {m} …"))  # fmt: skip
+    saved = _save(report, "route")
+    sm = report["summary"]
+    table = Table(title=f"route eval: {sm['n']} requests ({s.model} {s.embedded_model})")
+    table.add_column("figure")
+    table.add_column("value")
+    for key, value in sm.items():
+        if key != "confusion":
+            table.add_row(key, json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else str(value))
+    out.print(table)
+    out.print(f"saved {saved}", highlight=False, soft_wrap=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from crewai.flow.flow import FlowState
-from pydantic import ConfigDict, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from ..crews.research import steps as research
 from ..crews.workorder import steps as workorder
@@ -17,7 +17,7 @@ from ..steps import answer, heartbeat, planning, report_data, vision
 from ..steps.registry import validate_model
 
 __all__ = [
-    "AskInputs", "FlowInputs", "PingInputs", "PlanInputs", "PlanRunInputs", "ReportInputs", "ResearchInputs",
+    "AskInputs", "ChatInputs", "FlowInputs", "RouteInputs", "PingInputs", "PlanInputs", "PlanRunInputs", "ReportInputs", "ResearchInputs",
     "SeeInputs", "WorkOrderInputs", "validate_inputs",
 ]  # fmt: skip
 
@@ -76,3 +76,14 @@ class PlanInputs(FlowInputs, planning.PlanInputs):
 
 class PlanRunInputs(FlowInputs):
     """A compiled plan (``<run>/plan.yaml``) takes no inputs: the plan is in the definition."""
+
+
+class ChatInputs(FlowInputs):
+    message: str = Field(..., min_length=1, max_length=4000, description="what to answer")
+
+
+class RouteInputs(FlowInputs):
+    request: str = Field(..., min_length=1, max_length=4000, description="what the user wants, in words")
+    images: list[str] = Field(default_factory=list, description="image files that come with the request")
+    route: str = Field("", description="skip the router's choice: run this route (its inputs are still filled in)")
+    dry_run: bool = Field(False, description="decide only: show the route, scores and inputs, run nothing")

@@ -36,9 +36,9 @@ _NOT_STEPS = {"registry", "results", "tools", "outputs", "definitions"}
 
 @functools.cache
 def _builtin_modules() -> tuple[str, ...]:
-    """This package's step modules, then each crew's ``crews/<crew>/steps.py``: steps that run a crew
-    live with their crew (crews use steps), and are found here by file, at run time, the way a
-    plug-in is; no module of this package imports ``crews``."""
+    """This package's step modules, then each crew's ``crews/<crew>/steps.py`` and ``flows/steps.py``:
+    steps that run a crew or a flow live with it (crews and flows use steps), and are found here by
+    name, at run time, the way a plug-in is; no module of this package imports ``crews`` or ``flows``."""
     import pkgutil
     from pathlib import Path
 
@@ -46,7 +46,11 @@ def _builtin_modules() -> tuple[str, ...]:
     mine = [f"{__package__}.{m.name}" for m in pkgutil.iter_modules([str(here)]) if m.name not in _NOT_STEPS]
     root = __package__.rsplit(".", 1)[0]
     crew_steps = [f"{root}.crews.{p.parent.name}.steps" for p in sorted((here.parent / "crews").glob("*/steps.py"))]
-    return (*mine, *crew_steps)  # listed once per process: all_steps() runs on every step call
+    return (
+        *mine,
+        *crew_steps,
+        f"{root}.flows.steps",
+    )  # flows/steps.py: the steps that run flows (route)  # listed once per process: all_steps() runs on every step call
 
 
 class UnknownStepError(UserError):
@@ -109,6 +113,11 @@ class Deps:
         from ..models.runtime import get_runtime
 
         return self._once("_model", lambda settings: _Counted(get_runtime(settings), self))
+
+    @property
+    def base_model(self) -> Any:
+        """The model without this run's call counting: for a nested run that counts its own calls."""
+        return self.model._inner
 
     @property
     def retriever(self) -> Any:
