@@ -156,3 +156,21 @@ def test_a_missing_image_is_refused_before_anything_runs(state_home):
     with pytest.raises(InputError, match="no such image: nope.png"):
         run_flow("plan", {"request": "what is in it?", "images": ["nope.png"]}, model=model)
     assert model.requests == []
+
+
+def test_a_path_that_leaves_the_run_folder_is_refused_and_a_plain_name_is_written_there(state_home):
+    for bad in ("../../etc/x.png", "/tmp/x.png", "sub/x.png", ".."):
+        p = _problems(("report_query", FEB), ("chart", {"table": "<task-1>", "path": bad}))
+        assert "must be a plain file name" in " ".join(p), bad
+    plan = _plan(("report_query", FEB), ("chart", {"table": "<task-1>", "path": "feb.png"}))
+    r = run_flow("plan", {"request": "chart February"}, model=ScriptedModel(plan, {"answer": "Drawn."}))
+    assert (Path(r.output_dir) / "feb.png").stat().st_size > 1000
+
+
+def test_a_request_no_tool_can_serve_gets_an_explanation_and_nothing_runs(state_home):
+    model = ScriptedModel({"tasks": [], "unsupported": "booking flights needs a flight tool"})
+    r = run_flow("plan", {"request": "Book me a flight to Osaka"}, model=model)
+    assert r.status == "abstained" and "flight tool" in r.reason and r.output_dir is None
+    assert not (state_home / "outputs" / "plan").exists() or not any((state_home / "outputs" / "plan").iterdir())
+    with pytest.raises(PlanError, match="no tasks"):
+        make_plan("x", TOOLS, ScriptedModel({"tasks": []}), max_retries=0)

@@ -102,10 +102,13 @@ class TaskInputs(StepInputs):
     inputs: dict[str, Any] = Field(default_factory=dict, description="task number -> its record (${outputs.task_N})")
 
 
-def _resolve(args: dict[str, str], inputs: dict[str, TaskRecord], tool: str) -> dict[str, Any]:
+def _resolve(args: dict[str, str], inputs: dict[str, TaskRecord], tool: str, run_dir: Path) -> dict[str, Any]:
     fields = get_step(tool).input_model.model_fields
     out: dict[str, Any] = {}
     for name, value in args.items():
+        if name == "path" and value.strip() and not REF.search(value):
+            out[name] = str(run_dir / value.strip())  # a file a task writes goes in the run folder
+            continue
         whole = REF.fullmatch(value.strip())
         if whole:
             rec = inputs[whole.group(1)]
@@ -131,7 +134,7 @@ def plan_task(inputs: TaskInputs, deps: Deps) -> TaskRecord:
     else:
         args: dict[str, Any] = dict(inputs.args)
         try:
-            args = _resolve(inputs.args, done, inputs.tool)
+            args = _resolve(inputs.args, done, inputs.tool, run_dir)
             deps.step(f"task {inputs.number}: {inputs.tool}")
             out = call_step(inputs.tool, args, deps)
             fields = out.result_fields() if isinstance(out, StepOutput) else {"text": str(out)}
@@ -216,8 +219,11 @@ class PlanResult(StepOutput):
     answer: str
     run_dir: str
     tasks: list[TaskRecord]
+    unsupported: str = ""
 
     def result_fields(self) -> dict[str, Any]:
+        if self.unsupported:
+            return {"text": self.answer, "status": "abstained", "reason": self.unsupported}
         bad = [t for t in self.tasks if t.status != "ok"]
         fields: dict[str, Any] = {
             "text": self.answer, "output_dir": self.run_dir,
@@ -334,4 +340,8 @@ class RunPlanInputs(StepInputs):
 @step("run_plan", "Run a validated plan as a YAML flow and answer from its outputs", RunPlanInputs, "text",
       tool=False)  # fmt: skip
 def run_plan(inputs: RunPlanInputs, deps: Deps) -> PlanResult:
-    return execute_plan(inputs.planned.plan, inputs.planned.request, deps)
+    plan, request = inputs.planned.plan, inputs.planned.request
+    if not plan.tasks:  # no tool serves it: the model's explanation, and nothing runs
+        return PlanResult(request=request, answer=f"No registered tool can serve this request: {plan.unsupported}",
+                          run_dir="", tasks=[], unsupported=plan.unsupported)  # fmt: skip
+    return execute_plan(plan, request, deps)

@@ -118,6 +118,7 @@ class PlanTask(BaseModel):
 
 class Plan(BaseModel):
     tasks: list[PlanTask]
+    unsupported: str = Field("", description="only when no listed tool can serve the request: why (and no tasks)")
 
     def links(self) -> list[tuple[int, int]]:
         """(source, target) task numbers (1-based), one per distinct reference."""
@@ -138,7 +139,7 @@ def _schema_model(tools: Sequence[ToolSpec], max_tasks: int) -> type[Plan]:
     return create_model(
         "Plan",
         __base__=Plan,
-        tasks=(list[task], Field(..., min_length=1, max_length=max_tasks)),  # type: ignore[valid-type]
+        tasks=(list[task], Field(..., max_length=max_tasks)),  # type: ignore[valid-type]
     )
 
 
@@ -146,8 +147,8 @@ def check_plan(plan: Plan, tools: Sequence[ToolSpec], *, max_tasks: int, roots: 
     """Every problem of ``plan`` as a sentence the model can act on (empty: valid)."""
     by_name = {t.name: t for t in tools}
     problems: list[str] = []
-    if not plan.tasks:
-        problems.append("the plan has no tasks")
+    if not plan.tasks and not plan.unsupported.strip():
+        problems.append("the plan has no tasks; if no listed tool can serve the request, say why in unsupported")
     if len(plan.tasks) > max_tasks:
         problems.append(f"the plan has {len(plan.tasks)} tasks; at most {max_tasks} are allowed")
     for i, task in enumerate(plan.tasks, start=1):
@@ -170,6 +171,10 @@ def check_plan(plan: Plan, tools: Sequence[ToolSpec], *, max_tasks: int, roots: 
                 problems.append(f"task {i}: {spec.name} needs the argument {arg!r}")
         for arg, value in task.args.items():
             kind = spec.inputs.get(arg)
+            if arg == "path" and value.strip() and (Path(value).name != value.strip() or value.strip() in (".", "..")):
+                problems.append(
+                    f"task {i}: {spec.name}.path must be a plain file name (it is written in the run folder)"
+                )
             whole = REF.fullmatch(value.strip())
             if whole and kind in _FITS and 1 <= int(whole.group(1)) < i:
                 src = by_name.get(plan.tasks[int(whole.group(1)) - 1].tool)
@@ -207,7 +212,8 @@ Rules:
 - Task N is the N-th task in the list (the first is task 1). To use the output of an earlier task
   as an argument, write <task-N> (for example "text": "<task-1>", or "expression": "<task-1> - <task-2>").
 - Use as few tasks as the request needs. Do not add a task the request does not ask for.
-- Never compute numbers yourself: use a calculate task with <task-N> references."""
+- Never compute numbers yourself: use a calculate task with <task-N> references.
+- Only if no listed tool can serve the request: no tasks, and say why in "unsupported"."""
 
 
 def plan_messages(request: str, tools: Sequence[ToolSpec], *, images: Sequence[str] = (), max_tasks: int) -> list[dict]:
@@ -247,7 +253,8 @@ def make_plan(
         )  # fmt: skip
     except StructuredOutputError as e:
         raise PlanError(f"no valid plan after {max_retries + 1} attempt(s): {'; '.join(last[:3]) or e}", last) from e
-    return Plan(tasks=[PlanTask(tool=t.tool, args=dict(t.args)) for t in got.tasks])
+    tasks = [PlanTask(tool=t.tool, args=dict(t.args)) for t in got.tasks]
+    return Plan(tasks=tasks, unsupported="" if tasks else got.unsupported.strip())
 
 
 # --- the step ---------------------------------------------------------------------------------------
