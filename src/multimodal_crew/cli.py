@@ -424,6 +424,9 @@ def model_list() -> None:
 
 def main() -> None:
     """The one error handler: every expected failure is one line on stderr and its exit code."""
+    from . import procs
+
+    procs.EXIT_ON_INTERRUPT.set()  # Ctrl-C during a plan: mark its run folder and exit 130 at once
     try:
         code = app(standalone_mode=False)
     except typer.Exit as e:

@@ -26,6 +26,10 @@ __all__ = [
     "clean_stale_staging",
     "clean_all_stale_staging",
     "remove_own_staging",
+    "on_interrupt",
+    "drop_interrupt",
+    "run_interrupt_hooks",
+    "EXIT_ON_INTERRUPT",
 ]
 
 OWNER_SUFFIX = ".owner"
@@ -190,3 +194,39 @@ def _remove_own(outputs: Path) -> list[Path]:
             _remove(staging)
             removed.append(staging)
     return removed
+
+
+# Work that must be marked when the user presses Ctrl-C (a plan's run folder says "interrupted").
+# ``run_flow`` runs these hooks from its SIGINT handler, in the main thread, while CrewAI's worker
+# thread may still be inside a step. Under the ``mmcrew`` CLI (``EXIT_ON_INTERRUPT``) the process
+# then exits at once with 130 instead of waiting for that step: what finished is already on disk.
+_INTERRUPT_HOOKS: dict[int, object] = {}
+_HOOKS_LOCK = threading.Lock()
+_NEXT_HOOK = iter(range(1, 1 << 62))
+EXIT_ON_INTERRUPT = threading.Event()
+
+
+def on_interrupt(hook) -> int:
+    """Call ``hook()`` if the process is interrupted before ``drop_interrupt(token)``."""
+    with _HOOKS_LOCK:
+        token = next(_NEXT_HOOK)
+        _INTERRUPT_HOOKS[token] = hook
+    return token
+
+
+def drop_interrupt(token: int) -> None:
+    with _HOOKS_LOCK:
+        _INTERRUPT_HOOKS.pop(token, None)
+
+
+def run_interrupt_hooks() -> int:
+    """Run (and forget) every registered hook; how many there were. A hook that fails is skipped."""
+    with _HOOKS_LOCK:
+        hooks = list(_INTERRUPT_HOOKS.values())
+        _INTERRUPT_HOOKS.clear()
+    for hook in hooks:
+        try:
+            hook()
+        except Exception:  # noqa: BLE001 - marking is best effort; the interrupt goes on
+            pass
+    return len(hooks)

@@ -87,3 +87,11 @@ def test_a_dry_run_decides_and_runs_nothing(state_home):
     model = ScriptedRuntime([], reply("chat", {}, c=1, p=1))
     r = run_flow("route", {"request": "Two names", "dry_run": True}, model=model)
     assert "route: chat (low complexity, low precision" in r.text and model.llm.seen == []
+
+
+def test_inputs_the_request_settles_are_never_taken_from_the_model():
+    """The model once wrote "images": "" for plan, which no list accepts: it is the caller's, not the model's."""
+    model = ScriptedModel(reply("plan", {"request": "compare", "images": "", "tools": "rm -rf"}, c=8, p=9))
+    d = decide("compare the two plans' penalties and compute the difference", model)
+    assert d.inputs["images"] == [] and d.inputs["tools"] == "" and d.model_calls == 1
+    assert "images" not in model.requests[0][0][0]["content"].split("- plan:")[1].splitlines()[0]

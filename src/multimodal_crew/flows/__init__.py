@@ -9,13 +9,19 @@ add flows by adding YAML files there, or in the folder (or file) ``MMCREW_EXTRA_
 from __future__ import annotations
 
 import functools
+import os
+import signal
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from .. import procs
 from ..errors import FlowDefinitionError, UnknownFlowError
 from ..models.configured import CURRENT_DEPS
 from ..steps import Deps, RunResult, attach_deps
@@ -136,6 +142,34 @@ def get_flow(name: str, settings: Any = None) -> FlowEntry:
     raise UnknownFlowError(f"unknown flow {name!r}; available: {', '.join(entries)}")
 
 
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C during a run: mark the work that must know (``procs.on_interrupt``) at once, in the main
+    thread, while CrewAI's worker thread may still be inside a step; then interrupt as before. Under
+    the ``mmcrew`` CLI, with a plan running, exit 130 now rather than wait for that step to end."""
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if previous in (None, signal.SIG_IGN):  # not the main thread, or Ctrl-C is ignored here: leave it so
+        yield
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        marked = procs.run_interrupt_hooks()
+        if marked and procs.EXIT_ON_INTERRUPT.is_set():
+            sys.stderr.write("interrupted: the finished tasks are kept in the run folder\n")
+            sys.stderr.flush()
+            os._exit(130)
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_flow(
     name: str | FlowEntry,
     inputs: dict[str, Any] | None = None,
@@ -155,7 +189,8 @@ def run_flow(
     attach_deps(flow, deps)
     token = CURRENT_DEPS.set(deps)  # YAML agents' `config.llms.CONFIGURED` resolves to this run's model
     try:
-        result = flow.kickoff(inputs=clean.model_dump(exclude={"id"}))
+        with _interruptible():
+            result = flow.kickoff(inputs=clean.model_dump(exclude={"id"}))
     finally:
         CURRENT_DEPS.reset(token)
     if not isinstance(result, RunResult):

@@ -94,7 +94,7 @@ def _inputs_help(routes: Sequence[str]) -> str:
     lines = []
     for r in routes:
         model = get_flow(r).inputs_model
-        fields = [f for f in model.model_fields if f != "id"]
+        fields = [f for f in model.model_fields if f not in _SETTLED]
         req = [f for f in fields if model.model_fields[f].is_required()]
         lines.append(f"- {r}: {', '.join(f if f in req else f + '?' for f in fields)}")
     return "\n".join(lines)
@@ -111,9 +111,13 @@ def _schema(routes: Sequence[str]) -> type[BaseModel]:
     )
 
 
+# inputs the request settles, never the model: the images given with it, and the router's own knobs
+_SETTLED = frozenset({"id", "image", "images", "tools", "route", "dry_run"})
+
+
 def _complete_inputs(route: str, given: dict[str, Any], request: str, images: Sequence[str]) -> dict[str, Any]:
     """The model's inputs, with what the request itself settles filled in."""
-    out = dict(given)
+    out = {k: v for k, v in given.items() if k not in _SETTLED}
     if route == "see" and images:
         out["image"] = ",".join(images)
     if route in ("plan",):

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..errors import MMCrewError
+from ..procs import drop_interrupt, on_interrupt
 from .planning import REF, Plan, PlanOutput
 from .registry import Deps, StepInputs, call_step, get_step, step
 from .results import Citation, StepOutput
@@ -88,6 +89,13 @@ def plan_begin(inputs: BeginInputs, deps: Deps) -> PlanRun:
         (run_dir / "plan.yaml").write_text(definition, encoding="utf-8")
     write_status(run_dir, "running")
     _log(run_dir, f"plan of {len(plan.tasks)} task(s) for: {inputs.request}")
+
+    def interrupted() -> None:  # Ctrl-C (procs.run_interrupt_hooks): mark the run, start nothing more
+        deps.cancelled.set()
+        write_status(run_dir, "interrupted", error="interrupted (Ctrl-C)")
+        _log(run_dir, "interrupted (Ctrl-C); the finished tasks are kept")
+
+    deps.interrupt_token = on_interrupt(interrupted)
     return PlanRun(run_dir=str(run_dir))
 
 
@@ -127,7 +135,9 @@ def plan_task(inputs: TaskInputs, deps: Deps) -> TaskRecord:
     base = {"number": inputs.number, "tool": inputs.tool, "kind": get_step(inputs.tool).output}
     failed = [f"task {k}" for k, r in done.items() if r.status != "ok"]
     t0 = time.perf_counter()
-    if failed:
+    if deps.cancelled.is_set():
+        rec = TaskRecord(**base, args=dict(inputs.args), status="skipped", error="skipped: the run was interrupted")
+    elif failed:
         rec = TaskRecord(
             **base, args=dict(inputs.args), status="skipped", error=f"skipped: {', '.join(failed)} did not run"
         )
@@ -147,9 +157,10 @@ def plan_task(inputs: TaskInputs, deps: Deps) -> TaskRecord:
                 citations=fields.get("citations") or [], seconds=round(time.perf_counter() - t0, 3),
                 error=f"abstained: {fields.get('reason', '')}" if status == "failed" else "",
             )  # fmt: skip
-        except (MMCrewError, ValueError) as e:  # recorded; its dependants are skipped, the others run
-            rec = TaskRecord(**base, args=args, status="failed", error=str(e).splitlines()[0] if str(e) else type(e).__name__,
-                             seconds=round(time.perf_counter() - t0, 3))  # fmt: skip
+        except Exception as e:  # noqa: BLE001 - any step error (a plug-in's too) is recorded; its dependants are skipped
+            msg = str(e).splitlines()[0] if str(e) else ""
+            why = msg if isinstance(e, MMCrewError | ValueError) else f"{type(e).__name__}: {msg}"
+            rec = TaskRecord(**base, args=args, status="failed", error=why, seconds=round(time.perf_counter() - t0, 3))
     path = run_dir / f"task-{inputs.number}.json"
     path.write_text(rec.model_dump_json(indent=2), encoding="utf-8")
     _log(run_dir, f"task {inputs.number} {inputs.tool}: {rec.status} {rec.error}".rstrip())
@@ -262,6 +273,8 @@ def plan_respond(inputs: RespondInputs, deps: Deps) -> PlanResult:
     from ..numbers import unsupported_numbers
 
     run_dir = Path(inputs.run_dir)
+    if deps.cancelled.is_set():  # Ctrl-C: no answer from a plan cut short (the folder says interrupted)
+        raise InterruptedError("the plan was interrupted")
     records = sorted(
         (v if isinstance(v, TaskRecord) else TaskRecord.model_validate(v) for v in inputs.records.values()),
         key=lambda r: r.number,
@@ -325,6 +338,7 @@ def execute_plan(plan: Plan, request: str, deps: Deps) -> PlanResult:
             _log(Path(begun.run_dir), f"{state}: {type(e).__name__} {str(e)[:200]}")
         raise
     finally:
+        drop_interrupt(getattr(child, "interrupt_token", 0))
         for name, seconds in child.timings.items():
             deps.record(name, seconds)
     result = child.outputs.get("plan_respond")

@@ -89,6 +89,7 @@ class Deps:
         self.timings: dict[str, float] = {}
         self.model_calls = 0
         self.outputs: dict[str, Any] = {}  # typed output of each step that ran, by step name (the last run)
+        self.cancelled = threading.Event()  # set on Ctrl-C: steps not yet started do not start
         self.tool_calls: list[tuple[str, dict]] = []  # (step, arguments) of each tool call by an agent that succeeded
         self._lock = threading.Lock()  # steps may run in threads (CrewAI runs sync methods in one)
 
