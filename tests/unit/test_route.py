@@ -11,6 +11,7 @@ from tests.fakes import ScriptedModel, ScriptedRuntime
 
 
 def reply(route: str, inputs: dict, c: int = 2, p: int = 8) -> dict:
+    route = {"plan": "multi_step"}.get(route, route)  # the name the model sees
     scores = {f: {"score": c, "reason": "few steps"} for f in COMPLEXITY}
     scores |= {f: {"score": p, "reason": "facts must be exact"} for f in PRECISION}
     return {"scores": scores, "route": route, "inputs": inputs}
@@ -18,7 +19,7 @@ def reply(route: str, inputs: dict, c: int = 2, p: int = 8) -> dict:
 
 def _offered(model: ScriptedModel) -> list[str]:
     schema = json.dumps(model.requests[0][1])
-    return [r for r in ("chat", "ask", "see", "report", "workorder", "research", "plan") if f'"{r}"' in schema]
+    return [r for r in ("chat", "ask", "see", "report", "workorder", "research", "multi_step") if f'"{r}"' in schema]
 
 
 def test_one_call_scores_picks_a_route_and_validates_its_inputs_over_the_flow_defaults():
@@ -94,4 +95,4 @@ def test_inputs_the_request_settles_are_never_taken_from_the_model():
     model = ScriptedModel(reply("plan", {"request": "compare", "images": "", "tools": "rm -rf"}, c=8, p=9))
     d = decide("compare the two plans' penalties and compute the difference", model)
     assert d.inputs["images"] == [] and d.inputs["tools"] == "" and d.model_calls == 1
-    assert "images" not in model.requests[0][0][0]["content"].split("- plan:")[1].splitlines()[0]
+    assert "images" not in model.requests[0][0][0]["content"].split("- multi_step:")[1].splitlines()[0]

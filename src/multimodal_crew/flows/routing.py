@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, create_model, field_validator
+from pydantic import BaseModel, Field, create_model
 
 from ..errors import InputError, UserError
 from ..models.structured import ValidationFailed, structured
@@ -36,26 +36,22 @@ QUADRANTS = {
     ("high", "high"): ("plan",),
 }
 ROUTES = {
-    "chat": "brainstorming, free writing, a poem, small talk, advice: no document facts needed",
-    "ask": "one question answered from the user's documents (contracts, plans, filings, house rules), with quotes",
+    "chat": "brainstorming, free writing, a poem, names, small talk, general advice: no fact from the documents",
+    "ask": "ONE question whose answer is written in the user's documents (what a contract, plan, filing or rule "
+    "says: when, how often, who must, how much): the answer with quotes, nothing else",
     "see": "a question about an image the user gives (chart, table, receipt, sign, form, photo)",
-    "report": "the daily active users report by city for a date range (a table, a chart and a summary)",
-    "workorder": "draft an email asking the contractor or provider to act on a problem, citing the contract",
-    "research": "a longer written report on a topic from the documents, with citations, reviewed by a critic",
-    "plan": "several steps combined: compare or compute figures from several sources, query then chart "
-    "then summarise, translate an answer, questions needing two or more tools",
+    "report": "daily active users by city for a date range: a table, a chart and a summary",
+    "workorder": "the user wants an email or work order WRITTEN to the contractor about a problem or a duty",
+    "research": "a longer written report or overview on a topic from the documents, with citations",
+    "plan": "two or more operations combined: several facts plus arithmetic on them (totals, differences, what "
+    "would we pay if ...), comparing sources, query then chart, translating an answer",
 }
 
 
 class Factor(BaseModel):
     score: int = Field(..., ge=1, le=10)
-    reason: str = Field(..., min_length=1, description="a few words")
-
-    @field_validator("reason")
-    @classmethod
-    def _one_line(cls, v: str) -> str:  # shown to the user, never parsed: cut, not refused
-        v = " ".join(v.split())
-        return v if len(v) <= 100 else v[:99] + "…"
+    # at most 60 characters: short enough for llama.cpp's grammar to enforce while it generates
+    reason: str = Field(..., min_length=1, max_length=60, description="a few words")
 
 
 class RouteDecision(BaseModel):
@@ -88,16 +84,29 @@ Then pick the route and give its inputs:
 Reply in JSON."""
 
 
-def _inputs_help(routes: Sequence[str]) -> str:
-    from . import get_flow
+# what the model fills in for each route (the flow's input model checks it; tuning knobs keep their defaults)
+INPUT_HELP = {
+    "chat": '"message": the request',
+    "ask": '"question": the question; "file": only if the user names one document\'s file name',
+    "see": '"question": the question about the image; "choices": only if the user lists options, as "a|b|c"',
+    "report": '"start_date", "end_date": YYYY-MM-DD; "city": only if the user names one city',
+    "workorder": '"section": the problem or duty; "signature": who signs; "recipient": only if named',
+    "research": '"topic": the topic; "audience": only if named',
+    "plan": '"request": the request',
+}
 
-    lines = []
-    for r in routes:
-        model = get_flow(r).inputs_model
-        fields = [f for f in model.model_fields if f not in _SETTLED]
-        req = [f for f in fields if model.model_fields[f].is_required()]
-        lines.append(f"- {r}: {', '.join(f if f in req else f + '?' for f in fields)}")
-    return "\n".join(lines)
+
+# the name the model sees for a route: "plan" drew one-document questions ("what does the plan say")
+SHOWN = {"plan": "multi_step"}
+_FLOW_OF = {v: k for k, v in SHOWN.items()}
+
+
+def _shown(route: str) -> str:
+    return SHOWN.get(route, route)
+
+
+def _inputs_help(routes: Sequence[str]) -> str:
+    return "\n".join(f"- {_shown(r)}: {INPUT_HELP[r]}" for r in routes)
 
 
 def _schema(routes: Sequence[str]) -> type[BaseModel]:
@@ -106,7 +115,7 @@ def _schema(routes: Sequence[str]) -> type[BaseModel]:
     return create_model(
         "Routing",
         scores=(scores, ...),
-        route=(Literal[tuple(routes)], ...),  # type: ignore[valid-type]
+        route=(Literal[tuple(_shown(r) for r in routes)], ...),  # type: ignore[valid-type]
         inputs=(dict[str, str], Field(default_factory=dict)),
     )
 
@@ -117,7 +126,11 @@ _SETTLED = frozenset({"id", "image", "images", "tools", "route", "dry_run"})
 
 def _complete_inputs(route: str, given: dict[str, Any], request: str, images: Sequence[str]) -> dict[str, Any]:
     """The model's inputs, with what the request itself settles filled in."""
-    out = {k: v for k, v in given.items() if k not in _SETTLED}
+    out = {}
+    for k, v in given.items():
+        k = k.strip().rstrip("?")  # a small model copies an "optional" mark into the name
+        if k not in _SETTLED and str(v).strip().lower() not in ("", "none", "no", "null", "n/a"):
+            out[k] = v
     if route == "see" and images:
         out["image"] = ",".join(images)
     if route in ("plan",):
@@ -154,13 +167,17 @@ def decide(
         routes = [route]
     if "see" in routes and not images and not route:
         routes.remove("see")  # no image: nothing to look at
-    system = SYSTEM.format(routes="\n".join(f"- {r}: {ROUTES[r]}" for r in routes), inputs=_inputs_help(routes))
+    listing = "\n".join(f"- {_shown(r)}: {ROUTES[r]}" for r in routes)
+    system = SYSTEM.format(routes=listing, inputs=_inputs_help(routes))
     user = f"Request: {request}" + (f"\nImages given: {', '.join(images)}" if images else "")
     checked: dict[str, Any] = {}
 
     def valid_inputs(d: Any) -> None:
-        entry = get_flow(d.route)
-        given = _complete_inputs(d.route, d.inputs, request, images)
+        flow = _FLOW_OF.get(d.route, d.route)
+        entry = get_flow(flow)
+        known = set(entry.inputs_model.model_fields)  # another route's inputs the model added: not this flow's
+        given = _complete_inputs(flow, {k: v for k, v in d.inputs.items() if k.strip().rstrip("?") in known},
+                                 request, images)  # fmt: skip
         try:
             clean = validate_inputs(entry.inputs_model, entry.name, {**entry.defaults, **given})
         except UserError as e:
@@ -180,6 +197,6 @@ def decide(
     scores = {f: Factor.model_validate(getattr(got.scores, f).model_dump()) for f in (*COMPLEXITY, *PRECISION)}
     quadrant, c, p = quadrant_of(scores)
     return RouteDecision(
-        route=got.route, quadrant=quadrant, complexity=c, precision=p, scores=scores, inputs=checked["inputs"],
+        route=_FLOW_OF.get(got.route, got.route), quadrant=quadrant, complexity=c, precision=p, scores=scores, inputs=checked["inputs"],
         model_calls=calls, overridden=bool(route),
     )  # fmt: skip
