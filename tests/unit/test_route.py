@@ -96,3 +96,10 @@ def test_inputs_the_request_settles_are_never_taken_from_the_model():
     d = decide("compare the two plans' penalties and compute the difference", model)
     assert d.inputs["images"] == [] and d.inputs["tools"] == "" and d.model_calls == 1
     assert "images" not in model.requests[0][0][0]["content"].split("- multi_step:")[1].splitlines()[0]
+
+
+def test_see_takes_the_request_as_its_question_when_the_model_leaves_it_out(tmp_path):
+    img = tmp_path / "r.png"
+    img.write_bytes(b"x")
+    d = decide("Which city did they write on this form?", ScriptedModel(reply("see", {})), images=[str(img)])
+    assert d.inputs["question"] == "Which city did they write on this form?" and d.model_calls == 1

@@ -40,11 +40,13 @@ ROUTES = {
     "ask": "ONE question whose answer is written in the user's documents (what a contract, plan, filing or rule "
     "says: when, how often, who must, how much): the answer with quotes, nothing else",
     "see": "a question about an image the user gives (chart, table, receipt, sign, form, photo)",
-    "report": "daily active users by city for a date range: a table, a chart and a summary",
+    "report": "daily active users for ONE date range (all cities or one city): a table, a chart and a summary; "
+    "nothing compared or computed beyond that",
     "workorder": "the user wants an email or work order WRITTEN to the contractor about a problem or a duty",
     "research": "a longer written report or overview on a topic from the documents, with citations",
-    "plan": "two or more operations combined: several facts plus arithmetic on them (totals, differences, what "
-    "would we pay if ...), comparing sources, query then chart, translating an answer",
+    "plan": "two or more operations combined: several facts plus arithmetic on them (totals, differences, ratios, "
+    "growth, what would we pay if ...), comparing periods, cities or documents, looking something up and then "
+    "translating it",
 }
 
 
@@ -131,8 +133,10 @@ def _complete_inputs(route: str, given: dict[str, Any], request: str, images: Se
         k = k.strip().rstrip("?")  # a small model copies an "optional" mark into the name
         if k not in _SETTLED and str(v).strip().lower() not in ("", "none", "no", "null", "n/a"):
             out[k] = v
-    if route == "see" and images:
-        out["image"] = ",".join(images)
+    if route == "see":
+        if images:
+            out["image"] = ",".join(images)
+        out.setdefault("question", request)  # the request is the question about the image
     if route in ("plan",):
         out.setdefault("request", request)
         if images:
