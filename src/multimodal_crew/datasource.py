@@ -66,12 +66,17 @@ def _parse_date(name: str, value) -> date:
         raise InputError(f"{name} is not a real date: {text!r}") from None
 
 
+ALL_CITIES = frozenset({"all", "all cities", "any", "*", "every city", "全部", "所有城市", "全部城市"})
+
+
 def parse_query(start_date, end_date, city: str | None = None) -> ReportQuery:
     start = _parse_date("start_date", start_date)
     end = _parse_date("end_date", end_date)
     if start > end:
         raise InputError(f"start_date {start} is after end_date {end}")
     city = (city or "").strip() or None
+    if city and city.lower() in ALL_CITIES:  # "all", "all cities", "全部": no filter, as the empty city
+        city = None
     return ReportQuery(start, end, city)
 
 

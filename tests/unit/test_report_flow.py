@@ -263,3 +263,12 @@ def test_crewai_run_refuses_an_unknown_input(state_home):
     assert p.returncode != 0
     assert any("mesage" in line and "no input" in line for line in (p.stdout + p.stderr).splitlines())
     assert outputs(state_home, "ping") == []
+
+
+def test_all_cities_spelled_out_means_no_city_filter():
+    """The router's model wrote city="all" for "the report for January, all cities" (make run failed on it)."""
+    from multimodal_crew.datasource import parse_query
+
+    for word in ("all", "All cities", "全部", " "):
+        assert parse_query("2024-01-01", "2024-01-31", word).city is None
+    assert parse_query("2024-01-01", "2024-01-31", "osaka").city == "osaka"
