@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, create_model
 
 from ..errors import InputError, UserError
-from ..models.structured import ValidationFailed, structured
+from ..models.structured import Attempts, ValidationFailed, structured
 
 __all__ = ["COMPLEXITY", "PRECISION", "ROUTES", "Factor", "RouteDecision", "decide", "quadrant_of"]
 
@@ -188,19 +188,15 @@ def decide(
             raise ValidationFailed(f"inputs for {d.route}: {e}") from None
         checked["inputs"] = clean.model_dump(exclude={"id"})
 
-    calls = 0
-
-    def count(n: int, raw: str, err: str | None) -> None:
-        nonlocal calls
-        calls = n
+    calls = Attempts()
 
     got = structured(
         model, [{"role": "system", "content": system}, {"role": "user", "content": user}], _schema(routes),
-        validators=[valid_inputs], max_retries=getattr(settings, "max_retries", 2), on_attempt=count,
+        validators=[valid_inputs], max_retries=getattr(settings, "max_retries", 2), on_attempt=calls,
     )  # fmt: skip
     scores = {f: Factor.model_validate(getattr(got.scores, f).model_dump()) for f in (*COMPLEXITY, *PRECISION)}
     quadrant, c, p = quadrant_of(scores)
     return RouteDecision(
         route=_FLOW_OF.get(got.route, got.route), quadrant=quadrant, complexity=c, precision=p, scores=scores, inputs=checked["inputs"],
-        model_calls=calls, overridden=bool(route),
+        model_calls=calls.n, overridden=bool(route),
     )  # fmt: skip

@@ -73,6 +73,18 @@ def _complete(
     raise TypeError(f"{type(model).__name__} can neither complete_json() nor generate()")
 
 
+class Attempts:
+    """An ``on_attempt`` callback that counts attempts (``.n``) and reports each refusal via ``say``."""
+
+    def __init__(self, what: str = "", say: Callable[[str], None] | None = None):
+        self.n, self.what, self.say = 0, what, say
+
+    def __call__(self, number: int, raw: str, error: str | None) -> None:
+        self.n = number
+        if error and self.say:
+            self.say(f"{self.what} attempt {number} refused ({error[:80]}); retrying")
+
+
 def structured(
     model: Any,
     messages: Sequence[dict] | str,

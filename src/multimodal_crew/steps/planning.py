@@ -28,7 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, create_model
 
 from ..errors import InputError, ModelBehaviorError, StructuredOutputError
-from ..models.structured import ValidationFailed, structured
+from ..models.structured import Attempts, ValidationFailed, structured
 from .registry import Deps, StepInputs, all_steps, step
 from .results import StepOutput
 
@@ -292,17 +292,11 @@ def make_plan_step(inputs: PlanInputs, deps: Deps) -> PlanOutput:
         known = ", ".join(t.name for t in registry_tools())
         raise InputError(f"unknown tool(s) {set(wanted) - {t.name for t in tools}}; the planner's tools: {known}")
     roots = [s.knowledge_path, s.outputs_path, *{Path(p).parent for p in images}]
-    attempts = 0
-
-    def count(n: int, raw: str, err: str | None) -> None:
-        nonlocal attempts
-        attempts = n
-        if err:
-            deps.step(f"plan attempt {n} refused ({err[:80]}); retrying")
+    attempts = Attempts("plan", deps.step)
 
     deps.step("planning")
     plan = make_plan(
         inputs.request, tools, deps.model, max_tasks=s.plan_max_tasks, max_retries=s.max_retries,
-        images=images, roots=roots, on_attempt=count,
+        images=images, roots=roots, on_attempt=attempts,
     )  # fmt: skip
-    return PlanOutput(request=inputs.request, plan=plan, tools=[t.name for t in tools], attempts=attempts)
+    return PlanOutput(request=inputs.request, plan=plan, tools=[t.name for t in tools], attempts=attempts.n)

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..datasource import ReportData
-from ..models.structured import ValidationFailed, structured
+from ..models.structured import Attempts, ValidationFailed, structured
 from ..numbers import derived_values, unsupported_numbers
 from .outputs import staged
 from .registry import Deps, StepInputs, step
@@ -109,13 +109,7 @@ def _summarise(table: ReportTable, deps: Deps) -> tuple[ReportSummary, int]:
         "Write a summary of 2-3 sentences: name the city with the largest Total and give its Total, "
         "and mention one other notable figure from the table. Also give top_city."
     )
-    attempts = 0
-
-    def count(n: int, raw: str, err: str | None) -> None:
-        nonlocal attempts
-        attempts = n
-        if err:
-            deps.step(f"summary attempt {n} rejected ({err[:80]}); retrying")
+    attempts = Attempts("summary", deps.step)
 
     summary = structured(
         deps.model,
@@ -123,9 +117,9 @@ def _summarise(table: ReportTable, deps: Deps) -> tuple[ReportSummary, int]:
         ReportSummary,
         validators=summary_validators(data),
         max_retries=deps.settings.max_retries,
-        on_attempt=count,
+        on_attempt=attempts,
     )
-    return summary, attempts
+    return summary, attempts.n
 
 
 @step(
