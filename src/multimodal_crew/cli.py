@@ -22,6 +22,7 @@ from .cli_console import _fail, _ingest_progress, _when, err, out
 from .cli_eval import eval_app
 from .cli_model import model_app
 from .cli_schedule import schedule_app
+from .cli_serve import serve
 from .steps.results import RunResult
 
 # CrewAI logs a failed flow step before re-raising it; the CLI reports it once, itself.
@@ -31,6 +32,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Local-first 
 app.add_typer(model_app, name="model")
 app.add_typer(eval_app, name="eval")
 app.add_typer(schedule_app, name="schedule")
+app.command()(serve)
 
 
 # the options `run` and `step` share: inputs as the flow's or the step's input model takes them

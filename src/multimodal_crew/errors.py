@@ -29,6 +29,7 @@ __all__ = [
     "ModelFileError",
     "BackendUnavailableError",
     "ModelBehaviorError",
+    "RunCancelled",
     "StructuredOutputError",
     "Attempt",
 ]
@@ -72,6 +73,12 @@ class BackendUnavailableError(MMCrewError):
     """A model server (Ollama, an OpenAI-compatible server) cannot be reached."""
 
     exit_code = 4
+
+
+class RunCancelled(MMCrewError):
+    """The run was cancelled (by its HTTP client, or Ctrl-C): it stopped at the next step or model call."""
+
+    exit_code = 130
 
 
 class ModelBehaviorError(MMCrewError):

@@ -178,14 +178,16 @@ def run_flow(
     progress: Any = None,
     settings: Any = None,
     retriever: Any = None,
+    cancelled: threading.Event | None = None,
 ) -> RunResult:
     """Run one flow by name on a fresh instance; return its typed result. ``inputs`` go over the
-    definition's defaults (``state.default``), as under ``crewai run --inputs``."""
+    definition's defaults (``state.default``), as under ``crewai run --inputs``. Setting ``cancelled``
+    stops the run at its next step or model call (``RunCancelled``)."""
     settings = _settings(settings)  # a bad setting is its one-line ConfigError here, not inside CrewAI's validation
     entry = name if isinstance(name, FlowEntry) else get_flow(name, settings)
     clean = validate_inputs(entry.inputs_model, entry.name, {**entry.defaults, **(inputs or {})})
     flow = entry.build(suppress_flow_events=True, tracing=False)
-    deps = Deps(settings=settings, model=model, retriever=retriever, progress=progress)
+    deps = Deps(settings=settings, model=model, retriever=retriever, progress=progress, cancelled=cancelled)
     attach_deps(flow, deps)
     token = CURRENT_DEPS.set(deps)  # YAML agents' `config.llms.CONFIGURED` resolves to this run's model
     try:

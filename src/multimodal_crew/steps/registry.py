@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..errors import InputError, UserError
+from ..errors import InputError, RunCancelled, UserError
 
 __all__ = [
     "Deps", "Step", "StepInputs", "UnknownStepError", "all_steps", "call_step", "get_step", "register", "step",
@@ -80,7 +80,14 @@ class Deps:
     step that needs no model never loads one. Also counts model calls and times each step.
     """
 
-    def __init__(self, settings: Any = None, model: Any = None, retriever: Any = None, progress: Any = None):
+    def __init__(
+        self,
+        settings: Any = None,
+        model: Any = None,
+        retriever: Any = None,
+        progress: Any = None,
+        cancelled: threading.Event | None = None,
+    ):
         self._settings = settings
         self._model = None if model is None else _Counted(model, self)
         self._retriever = retriever
@@ -89,7 +96,9 @@ class Deps:
         self.timings: dict[str, float] = {}
         self.model_calls = 0
         self.outputs: dict[str, Any] = {}  # typed output of each step that ran, by step name (the last run)
-        self.cancelled = threading.Event()  # set on Ctrl-C: steps not yet started do not start
+        # set on Ctrl-C or by a server's cancel: steps not yet started do not start, and the next progress
+        # report or model call raises RunCancelled (a model generation already under way finishes first)
+        self.cancelled = cancelled if cancelled is not None else threading.Event()
         self.tool_calls: list[tuple[str, dict]] = []  # (step, arguments) of each tool call by an agent that succeeded
         self._lock = threading.Lock()  # steps may run in threads (CrewAI runs sync methods in one)
 
@@ -141,8 +150,14 @@ class Deps:
         with self._lock:
             self.tool_calls.append((name, dict(arguments)))
 
+    def check_cancelled(self) -> None:
+        if self.cancelled.is_set():
+            raise RunCancelled("cancelled")
+
     def step(self, message: str) -> None:
-        """Report progress (the CLI shows it in a spinner; ``crewai run`` prints it to stderr)."""
+        """Report progress (the CLI shows it in a spinner; ``crewai run`` prints it to stderr).
+        A cancelled run stops here (RunCancelled)."""
+        self.check_cancelled()
         if self.progress:
             self.progress(message)
 
@@ -155,6 +170,7 @@ class _Counted:
         self._deps = deps
 
     def complete_json(self, *args: Any, **kwargs: Any) -> str:
+        self._deps.check_cancelled()
         self._deps.add_calls()
         return self._inner.complete_json(*args, **kwargs)
 

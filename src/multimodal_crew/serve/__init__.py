@@ -1,0 +1,1 @@
+"""`mmcrew serve`: the HTTP API and web page over every flow (issue 15)."""

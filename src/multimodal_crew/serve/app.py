@@ -1,0 +1,271 @@
+"""The HTTP API over every flow: ``create_app(settings)`` is the FastAPI app ``mmcrew serve`` runs.
+
+One process keeps the model and the retriever warm; runs go through one :class:`RunManager` queue
+(one generation at a time on the embedded model) and are kept in SQLite under ``MMCREW_HOME``::
+
+    GET  /flows                      every flow with its input JSON schema
+    POST /runs {flow, inputs}        -> {id, status}: queued at once (202)
+    GET  /runs, /runs/{id}           status and the typed result (RunResult)
+    GET  /runs/{id}/events           progress as server-sent events, ending with the final status
+    POST /runs/{id}/cancel           a queued run never starts; a running one stops at its next step
+
+Other routers (documents, images, schedules, the web page) are added in ``create_app``. Every error
+leaves through one handler: ``{"error": "<one line>"}`` with the status its class maps to.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from ..errors import (
+    BackendUnavailableError,
+    ConfigError,
+    InputError,
+    MMCrewError,
+    RunCancelled,
+    UnknownFlowError,
+    _one_line,
+)
+from ..steps.results import RunResult
+from .runs import RunManager, RunManagerClosedError, RunNotFoundError, RunRecord, RunStore, default_path
+
+__all__ = ["Server", "create_app", "flow_schema"]
+
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+@dataclass
+class Server:
+    """What every request handler reaches through ``request.app.state.server``."""
+
+    settings: Any
+    store: RunStore
+    manager: RunManager
+    token: str | None = None
+    model: Any = None  # the warm text model (None: resolved per run from the settings)
+    retriever: Any = None
+    lock: threading.Lock = field(default_factory=threading.Lock)  # for routers that need one (uploads)
+
+
+def server_of(request: Request) -> Server:
+    return request.app.state.server
+
+
+def flow_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A flow's inputs as JSON schema, without CrewAI's internal state ``id``."""
+    schema = model.model_json_schema()
+    schema.get("properties", {}).pop("id", None)
+    if "required" in schema:
+        schema["required"] = [r for r in schema["required"] if r != "id"]
+    return schema
+
+
+def _validator(settings: Any) -> Callable[[str, dict], dict]:
+    def validate(flow: str, inputs: dict) -> dict:
+        from ..flows import get_flow
+        from ..flows.inputs import validate_inputs
+
+        entry = get_flow(flow, settings)
+        clean = validate_inputs(entry.inputs_model, entry.name, {**entry.defaults, **(inputs or {})})
+        return clean.model_dump(mode="json", exclude={"id"})
+
+    return validate
+
+
+def _runner(server: Server) -> Callable[..., RunResult]:
+    def run(flow: str, inputs: dict, progress: Callable[[str], None], cancelled: threading.Event) -> RunResult:
+        from ..flows import run_flow
+
+        return run_flow(
+            flow, inputs, model=server.model, retriever=server.retriever, progress=progress,
+            settings=server.settings, cancelled=cancelled,
+        )  # fmt: skip
+
+    return run
+
+
+# ------------------------------------------------------------------ errors: one handler at the edge
+
+_STATUS: list[tuple[type[BaseException], int]] = [
+    (RunNotFoundError, 404),
+    (UnknownFlowError, 404),
+    (InputError, 400),
+    (RunManagerClosedError, 503),
+    (BackendUnavailableError, 503),
+    (RunCancelled, 409),
+    (ConfigError, 500),
+    (MMCrewError, 422),
+]
+
+
+def status_of(error: BaseException) -> int:
+    return next((code for kind, code in _STATUS if isinstance(error, kind)), 500)
+
+
+async def _mmcrew_error(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": _one_line(str(exc))}, status_code=status_of(exc))
+
+
+# ------------------------------------------------------------------ the runs API
+
+
+class RunRequest(BaseModel):
+    flow: str = Field(..., examples=["ask"])
+    inputs: dict[str, Any] = Field(default_factory=dict, examples=[{"question": "Who replaces the door sensors?"}])
+
+
+class RunCreated(BaseModel):
+    id: str
+    status: str
+    events: str = Field(..., description="where its progress streams (server-sent events)")
+
+
+class FlowInfo(BaseModel):
+    name: str
+    description: str
+    inputs: dict[str, Any] = Field(..., description="JSON schema of the flow's inputs")
+
+
+router = APIRouter()
+
+
+@router.get("/flows", response_model=list[FlowInfo], tags=["runs"])
+def list_flows(request: Request) -> list[FlowInfo]:
+    from ..flows import all_flows
+
+    flows = all_flows(server_of(request).settings)
+    return [FlowInfo(name=n, description=e.description, inputs=flow_schema(e.inputs_model)) for n, e in flows.items()]
+
+
+@router.post("/runs", response_model=RunCreated, status_code=202, tags=["runs"])
+def create_run(body: RunRequest, request: Request) -> RunCreated:
+    run_id = server_of(request).manager.submit(body.flow, body.inputs)
+    return RunCreated(id=run_id, status="queued", events=f"/runs/{run_id}/events")
+
+
+@router.get("/runs", response_model=list[RunRecord], tags=["runs"])
+def list_runs(request: Request, limit: int = 50, offset: int = 0, flow: str | None = None) -> list[RunRecord]:
+    if not 1 <= limit <= 500 or offset < 0:
+        raise InputError("limit must be 1 to 500 and offset 0 or more")
+    return server_of(request).store.list(limit=limit, offset=offset, flow=flow)
+
+
+@router.get("/runs/{run_id}", response_model=RunRecord, tags=["runs"])
+def get_run(run_id: str, request: Request) -> RunRecord:
+    return server_of(request).manager.get(run_id)
+
+
+@router.post("/runs/{run_id}/cancel", response_model=RunRecord, tags=["runs"])
+def cancel_run(run_id: str, request: Request) -> RunRecord:
+    return server_of(request).manager.cancel(run_id)
+
+
+def _sse(events: Iterator[Any]) -> Iterator[str]:
+    for event in events:
+        if event is None:  # quiet for a while: a comment keeps proxies open and finds gone clients
+            yield ": keep-alive\n\n"
+            continue
+        payload = json.dumps(event.model_dump(mode="json"), ensure_ascii=False)
+        yield f"id: {event.seq}\nevent: {event.kind}\ndata: {payload}\n\n"
+
+
+@router.get("/runs/{run_id}/events", tags=["runs"], response_class=StreamingResponse)
+def run_events(run_id: str, request: Request, after: int = 0) -> StreamingResponse:
+    """Server-sent events: ``queued``, ``position``, ``progress``, ``result``, ``error``, and last
+    the final ``status``. A reconnecting client sends ``Last-Event-ID`` (or ``?after=``)."""
+    last = request.headers.get("last-event-id", "")
+    after = int(last) if last.isdigit() else after
+    events = server_of(request).manager.subscribe(run_id, after_seq=after, heartbeat=15.0)
+    return StreamingResponse(
+        _sse(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
+
+
+# ------------------------------------------------------------------ the app
+
+
+def _token_guard(app: FastAPI, token: str) -> None:
+    @app.middleware("http")
+    async def require_token(request: Request, call_next):  # noqa: ANN202 - Starlette's middleware signature
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        given = given or request.query_params.get("token", "") or request.cookies.get("mmcrew_token", "")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return JSONResponse({"error": "a token is required: Authorization: Bearer <token>"}, status_code=401)
+        return await call_next(request)
+
+
+def create_app(
+    settings: Any = None,
+    *,
+    token: str | None = None,
+    model: Any = None,
+    retriever: Any = None,
+    runner: Callable[..., RunResult] | None = None,
+    routers: tuple[APIRouter, ...] | None = None,
+) -> FastAPI:
+    """The app. ``model``/``retriever`` are kept warm across runs (None: each run resolves its own
+    from the settings); ``runner`` replaces ``run_flow`` (tests); ``token`` guards every request."""
+    from ..settings import get_settings
+
+    settings = settings or get_settings()
+    store = RunStore(default_path(settings))
+    server = Server(settings=settings, store=store, manager=None, token=token, model=model, retriever=retriever)  # type: ignore[arg-type]
+    server.manager = RunManager(store, runner or _runner(server), validate=_validator(settings))
+
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # noqa: ANN202
+        yield
+        server.manager.close(cancel_running=True, timeout=10)
+        store.close()
+
+    app = FastAPI(
+        title="multimodal-crew",
+        description="Local-first CrewAI flows over your documents and images: every run, its progress and "
+        "its checked result.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.server = server
+    app.add_exception_handler(MMCrewError, _mmcrew_error)
+    if token:
+        _token_guard(app, token)
+    app.include_router(router)
+    for extra in routers if routers is not None else _extra_routers():
+        app.include_router(extra)
+    return app
+
+
+def _extra_routers() -> tuple[APIRouter, ...]:
+    """The routers of the other parts (documents, images, schedules, the web page), when present."""
+    import importlib
+
+    found = []
+    for name in ("documents", "web"):
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__package__}.{name}":
+                raise
+            continue
+        found.append(module.router)
+    return tuple(found)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("multimodal_crew")
+    except PackageNotFoundError:
+        return "0"
