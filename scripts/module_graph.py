@@ -18,7 +18,8 @@ from pathlib import Path
 
 LAYER = {"cli": 6, "serve": 5, "schedule": 5, "evals": 5, "flows": 4, "crews": 3, "steps": 2,
          "knowledge": 1, "vision": 1, "models": 1, "base": 0}  # fmt: skip
-CLI = {"cli", "cli_console", "cli_eval", "cli_model", "cli_schedule", "cli_serve", "main", "crewai_run", "doctor", "inputs"}
+CLI = {"cli", "cli_console", "cli_eval", "cli_model", "cli_schedule", "cli_serve", "main", "crewai_run", "doctor",
+       "inputs"}  # fmt: skip
 
 
 def part(module: str) -> str:
