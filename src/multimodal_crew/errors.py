@@ -29,6 +29,8 @@ __all__ = [
     "ModelFileError",
     "BackendUnavailableError",
     "ModelBehaviorError",
+    "NotFoundError",
+    "ConflictError",
     "RunCancelled",
     "StructuredOutputError",
     "Attempt",
@@ -49,6 +51,15 @@ class UserError(MMCrewError):
 
 class InputError(UserError):
     """A flow input is missing, unknown or malformed."""
+
+
+class NotFoundError(InputError):
+    """What the request names does not exist: a run, a document, a page, a schedule (HTTP 404)."""
+
+
+class ConflictError(InputError):
+    """The request conflicts with what exists or is running: another file under that name, a running
+    ingestion (HTTP 409)."""
 
 
 class UnknownFlowError(UserError):

@@ -13,11 +13,11 @@ from pydantic import ConfigDict, Field, model_validator
 
 from ..crews.research import steps as research
 from ..crews.workorder import steps as workorder
-from ..steps import answer, heartbeat, planning, report_data, vision
+from ..steps import answer, documents, heartbeat, planning, report_data, vision
 from ..steps.registry import validate_model
 
 __all__ = [
-    "AskInputs", "ChatInputs", "FlowInputs", "RouteInputs", "PingInputs", "PlanInputs", "PlanRunInputs", "ReportInputs", "ResearchInputs",
+    "AskInputs", "ChatInputs", "FlowInputs", "IngestInputs", "RouteInputs", "PingInputs", "PlanInputs", "PlanRunInputs", "ReportInputs", "ResearchInputs",
     "SeeInputs", "WorkOrderInputs", "validate_inputs",
 ]  # fmt: skip
 
@@ -87,3 +87,7 @@ class RouteInputs(FlowInputs):
     images: list[str] = Field(default_factory=list, description="image files that come with the request")
     route: str = Field("", description="skip the router's choice: run this route (its inputs are still filled in)")
     dry_run: bool = Field(False, description="decide only: show the route, scores and inputs, run nothing")
+
+
+class IngestInputs(FlowInputs, documents.IngestInputs):
+    pass

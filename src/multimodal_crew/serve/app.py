@@ -29,14 +29,16 @@ from pydantic import BaseModel, Field
 from ..errors import (
     BackendUnavailableError,
     ConfigError,
+    ConflictError,
     InputError,
     MMCrewError,
+    NotFoundError,
     RunCancelled,
     UnknownFlowError,
     _one_line,
 )
 from ..steps.results import RunResult
-from .runs import RunManager, RunManagerClosedError, RunNotFoundError, RunRecord, RunStore, default_path
+from .runs import RunManager, RunManagerClosedError, RunRecord, RunStore, default_path
 
 __all__ = ["Server", "create_app", "flow_schema"]
 
@@ -96,8 +98,9 @@ def _runner(server: Server) -> Callable[..., RunResult]:
 # ------------------------------------------------------------------ errors: one handler at the edge
 
 _STATUS: list[tuple[type[BaseException], int]] = [
-    (RunNotFoundError, 404),
+    (NotFoundError, 404),
     (UnknownFlowError, 404),
+    (ConflictError, 409),
     (InputError, 400),
     (RunManagerClosedError, 503),
     (BackendUnavailableError, 503),

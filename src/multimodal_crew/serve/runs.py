@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ..errors import ConfigError, InputError, MMCrewError, _one_line
+from ..errors import ConfigError, InputError, MMCrewError, NotFoundError, _one_line
 from ..procs import alive, identity
 from ..steps.results import RunResult
 
@@ -78,7 +78,7 @@ _COLUMNS = "id, flow, inputs, status, created, started, finished, result, error,
 _OPEN_STORES: set[str] = set()
 
 
-class RunNotFoundError(InputError):
+class RunNotFoundError(NotFoundError):
     """No run has that id (HTTP 404)."""
 
 
