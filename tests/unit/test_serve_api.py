@@ -146,3 +146,12 @@ def test_finished_runs_are_still_listed_after_a_restart(state_home):
         _wait_final(c, run_id)
     with TestClient(create_app(settings, runner=EchoRunner(), routers=())) as c:
         assert c.get(f"/runs/{run_id}").json()["status"] == "ok"
+
+
+def test_cors_is_closed_another_origin_gets_no_allow_header(client):
+    pre = client.options(
+        "/runs", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert "access-control-allow-origin" not in pre.headers
+    got = client.get("/flows", headers={"Origin": "http://evil.example"})
+    assert got.status_code == 200 and "access-control-allow-origin" not in got.headers

@@ -254,7 +254,7 @@ def _extra_routers() -> tuple[APIRouter, ...]:
     import importlib
 
     found = []
-    for name in ("documents", "web"):
+    for name in ("documents", "images", "schedules", "web"):
         try:
             module = importlib.import_module(f"{__package__}.{name}")
         except ModuleNotFoundError as e:

@@ -1,4 +1,4 @@
-"""Documents, page images, image questions and schedules over HTTP (the app includes ``router`` itself)::
+"""Documents and their page images over HTTP (the app includes ``router`` itself)::
 
     GET    /documents                        the indexed documents
     POST   /documents                        upload (multipart ``files``, optional ``replace=true``) -> 202
@@ -6,16 +6,12 @@
     DELETE /documents/{doc_id}               remove from the index (and its file, if it is in the knowledge folder)
     GET    /documents/{doc_id}/pages/{n}.png?quote=...   the page with the quote highlighted (X-Quote-* headers)
     GET    /documents/{doc_id}/pages/{n}?quote=...       the same facts as JSON, with the page's text
-    POST   /see                              an image (multipart ``image``, ``question``, ``choices``..., ``mode``)
-                                             -> 202 {run, events}: a ``see`` run is queued
-    GET    /schedules, /schedules/{name}/history         config/schedules.yaml and its run history
 
 No endpoint reads a path a client gives: documents are found by id in the store, uploads are written
-under a checked name into the knowledge folder (documents) or under a content hash into
-``outputs/uploads/`` (images). Uploads are checked by the functions ingestion and ``see`` use
-(``load_document``, ``load_image``), so a file the server accepts is one they accept: an empty, corrupt,
+under a checked name into the knowledge folder. Uploads are checked by the function ingestion uses
+(``load_document``), so a file the server accepts is one it accepts: an empty, corrupt,
 encrypted or scanned PDF is refused at upload (400, the ingestion's reason), not left in the folder
-where no DELETE could reach it. One request carries at most MMCREW_MAX_FILE_MB in all (images: 20 MiB),
+where no DELETE could reach it. One request carries at most MMCREW_MAX_FILE_MB in all,
 counted while it streams in: a larger body is refused before it is read.
 
 Same name, same content (two clients at once included: the write is under ``Server.lock``): one file,
@@ -32,7 +28,6 @@ import time
 import unicodedata
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -117,32 +112,6 @@ class PageInfo(BaseModel):
     width: int = 0
     height: int = 0
     image: str | None = Field(None, description="the page image's URL (PDF only)")
-
-
-class ScheduleRun(BaseModel):
-    id: int
-    name: str
-    flow: str
-    trigger: str
-    scheduled_for: float | None
-    started: float | None
-    ended: float | None
-    status: str
-    error: str
-    output_dir: str
-
-
-class ScheduleInfo(BaseModel):
-    name: str
-    flow: str
-    inputs: dict[str, Any]
-    when: str = Field(..., description="`cron <expr>` or `every <interval>`")
-    timezone: str
-    enabled: bool
-    misfire: str
-    max_runtime: float
-    next_run: str | None = Field(None, description="ISO 8601, when enabled")
-    last_run: ScheduleRun | None = None
 
 
 # ------------------------------------------------------------------ helpers
@@ -415,134 +384,3 @@ def page_info(doc_id: str, n: int, request: Request, quote: str = "") -> PageInf
         url = request.app.url_path_for("page_image", doc_id=doc.doc_id, n=str(n))
         info.image = f"{url}?{urlencode({'quote': quote})}" if quote else str(url)
     return info
-
-
-# ------------------------------------------------------------------ images
-
-
-_IMAGE = {
-    "image": {"type": "string", "format": "binary"},
-    "question": {"type": "string"},
-    "choices": {"type": "array", "items": {"type": "string"}, "description": "answer options (repeat the field)"},
-    "mode": {"type": "string", "enum": ["two_stage", "single"]},
-    "context": {"type": "string"},
-}
-
-
-@router.post("/see", response_model=RunQueued, status_code=202, tags=["images"],
-             openapi_extra=_multipart(_IMAGE, ["image", "question"]))  # fmt: skip
-async def see_image(request: Request) -> RunQueued:
-    """Check an uploaded image as ``see`` does, keep it under outputs/uploads/, and queue a ``see`` run."""
-    from ..vision.images import MAX_BYTES
-
-    server = server_of(request)
-    form = await _form(request, MAX_BYTES + _OVERHEAD, f"the image limit ({MAX_BYTES / 2**20:.0f} MiB)")
-    try:
-        image = form.get("image")
-        if not isinstance(image, UploadFile):
-            raise InputError("no image in the upload: send it as a form field named `image`")
-        path, created = await run_in_threadpool(_save_image, server.settings, image)
-        inputs = {
-            "image": str(path),
-            "question": str(form.get("question", "")),
-            "choices": [str(c) for c in form.getlist("choices") if str(c).strip()],
-            "mode": str(form.get("mode") or "two_stage"),
-            "context": str(form.get("context", "")),
-        }
-    finally:
-        await form.close()
-    try:
-        run_id = server.manager.submit("see", inputs)
-    except BaseException:
-        if created:
-            path.unlink(missing_ok=True)
-        raise
-    return RunQueued(run=run_id, events=f"/runs/{run_id}/events")
-
-
-def _save_image(settings: Any, upload: UploadFile) -> tuple[Path, bool]:
-    """The checked image under ``outputs/uploads/<sha256>.<format>`` (the same image: the same file), and
-    whether this upload created it. Never in the knowledge folder."""
-    from ..vision.images import ImageError, load_image
-
-    folder = settings.outputs_path / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".upload-{uuid.uuid4().hex}"
-    try:
-        _copy(upload, tmp)
-        try:
-            fmt = load_image(tmp).format
-        except ImageError as e:
-            try:
-                shown = clean_name(upload.filename)
-            except InputError:
-                shown = "the uploaded file"
-            raise InputError(str(e).replace(str(tmp), shown)) from None
-        final = folder / f"{file_sha256(tmp)[:32]}.{'jpg' if fmt == 'JPEG' else fmt.lower()}"
-        created = not final.exists()
-        os.replace(tmp, final)
-        return final, created
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-# ------------------------------------------------------------------ schedules
-
-
-def _history(settings: Any):
-    from ..schedule.history import History
-    from ..schedule.runner import schedule_dir
-
-    return History(schedule_dir(settings) / "history.sqlite")
-
-
-def _every(interval: Any) -> str:
-    return interval if isinstance(interval, str) else f"{interval:g}s"
-
-
-def _run(r: Any) -> ScheduleRun:
-    return ScheduleRun(**{k: getattr(r, k) for k in ScheduleRun.model_fields})
-
-
-@router.get("/schedules", response_model=list[ScheduleInfo], tags=["schedules"])
-def list_schedules(request: Request) -> list[ScheduleInfo]:
-    """The entries of config/schedules.yaml (as ``mmcrew schedule list``), each with its next and last run."""
-    from ..schedule.service import current_entries
-
-    settings = server_of(request).settings
-    entries = current_entries(settings)
-    now = datetime.now(timezone.utc)
-    history = _history(settings)
-    try:
-        out = []
-        for e in entries.values():
-            nxt = e.trigger().get_next_fire_time(None, now) if e.enabled else None
-            last = history.runs(e.name, limit=1)
-            when = f"cron {e.cron}" if e.cron else f"every {_every(e.interval)}"
-            out.append(ScheduleInfo(
-                name=e.name, flow=e.flow, inputs=e.inputs, when=when, timezone=e.timezone, enabled=e.enabled,
-                misfire=e.misfire, max_runtime=e.max_runtime, last_run=_run(last[0]) if last else None,
-                next_run=nxt.isoformat(timespec="seconds") if nxt else None,
-            ))  # fmt: skip
-        return out
-    finally:
-        history.close()
-
-
-@router.get("/schedules/{name}/history", response_model=list[ScheduleRun], tags=["schedules"])
-def schedule_history(name: str, request: Request, limit: int = 30) -> list[ScheduleRun]:
-    """Past runs of one entry, newest first (as ``mmcrew schedule history NAME``). 404 for a name that is
-    neither in schedules.yaml nor in the history (an entry removed since keeps its history)."""
-    from ..schedule.service import current_entries
-
-    if not 1 <= limit <= 500:
-        raise InputError("limit must be 1 to 500")
-    settings = server_of(request).settings
-    history = _history(settings)
-    try:
-        runs = history.runs(name, limit=limit)
-    finally:
-        history.close()
-    if not runs and name not in current_entries(settings):
-        raise NotFoundError(f"no schedule entry {name!r}; GET /schedules lists them")
-    return [_run(r) for r in runs]
