@@ -229,17 +229,18 @@ def plan(
     p = planned.plan
     deps_of = {i: p.deps(i) for i in range(1, len(p.tasks) + 1)}
     if as_json:
-        tasks = [{"id": i, "tool": t.tool, "args": t.args, "deps": deps_of[i]} for i, t in enumerate(p.tasks, 1)]
+        tasks = [{"id": i, "step": t.step, "tool": t.tool, "args": t.args, "deps": deps_of[i]}
+                 for i, t in enumerate(p.tasks, 1)]  # fmt: skip
         out.print_json(
             json.dumps({"request": request, "tasks": tasks, "attempts": planned.attempts}, ensure_ascii=False)
         )
         return
     table = Table(title=f"plan ({planned.attempts} attempt(s)): {request}", title_justify="left")
-    for col in ("#", "tool", "arguments", "uses"):
+    for col in ("#", "step", "tool", "arguments", "uses"):
         table.add_column(col)
     for i, t in enumerate(p.tasks, 1):
         args = ", ".join(f"{k}={v!r}" for k, v in t.args.items())
-        table.add_row(str(i), t.tool, args, ", ".join(f"task {n}" for n in deps_of[i]))
+        table.add_row(str(i), t.step, t.tool, args, ", ".join(f"task {n}" for n in deps_of[i]))
     out.print(table)
     lines = ["flowchart LR"] + [f'  task_{i}["{i}. {t.tool}"]' for i, t in enumerate(p.tasks, 1)]
     lines += [f"  task_{a} --> task_{b}" for a, b in p.links()]

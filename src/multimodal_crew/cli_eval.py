@@ -114,6 +114,7 @@ def eval_plan(
 ) -> None:
     """TaskBench: node F1 and edge F1 of the planner's task graphs, valid plans, latency."""
     from .evals.taskbench import DOMAINS, domain, eval_plan
+    from .knowledge.embedder import get_embedder
     from .models.runtime import get_runtime
     from .settings import get_settings
 
@@ -123,7 +124,8 @@ def eval_plan(
         raise typer.BadParameter("give --tools with a dataset file")
     with err.status("eval plan …") as status:
         report = eval_plan(data, tool_desc, limit=limit, model=get_runtime(s), max_tasks=s.plan_max_tasks,
-                           max_retries=s.max_retries, progress=lambda m: status.update(f"eval plan: {m} …"))  # fmt: skip
+                           max_retries=s.max_retries, max_tools=s.plan_max_tools, embed=lambda texts: get_embedder(s).embed(texts),
+                           progress=lambda m: status.update(f"eval plan: {m} …"))  # fmt: skip
     saved = _save(report, f"plan-{Path(str(data)).stem}")
     sm = report["summary"]
     table = Table(title=f"TaskBench {dataset}: {sm['records']} records ({s.model} {s.embedded_model})")

@@ -109,6 +109,15 @@ class Settings(BaseSettings):
 
     research_rounds: int = Field(2, ge=0, le=10, description="research flow: most revisions after the first draft")
     plan_max_tasks: int = Field(6, ge=1, le=20, description="plan flow: most tasks in one plan")
+    server_token: str = Field(
+        "", description="mmcrew serve: the token every request must carry (required on a non-loopback host)"
+    )
+    plan_max_tools: int = Field(
+        30,
+        ge=1,
+        le=1000,
+        description="plan flow: with more tools than this, the planner sees the nearest to the request",
+    )
 
     # --- where things live ---
     home: Path = Field(

@@ -166,7 +166,7 @@ def test_load_real_domains(name, n_records, n_tools):
     records = tb.load_records(dataset)
     tools = tb.load_tools(tools_path)
     assert len(records) == n_records and len(tools) == n_tools
-    assert all(t.free_args and t.output == "text" and not t.inputs and t.description for t in tools)
+    assert all(t.free_args and t.output and t.description and len(t.description) <= 160 for t in tools)
     ids = {t.name for t in tools}
     assert all(n["task"] in ids for r in records for n in r["task_nodes"])
     assert all(r["type"] in tb.TYPES and r["user_request"] and isinstance(r["id"], str) for r in records)
@@ -177,7 +177,13 @@ def test_load_real_domains(name, n_records, n_tools):
 def test_huggingface_details():
     dataset, tools_path = tb.DOMAINS["huggingface"]
     tools = {t.name: t for t in tb.load_tools(tools_path)}
-    assert tools["Object Detection"].description.startswith("[image -> text] ")
+    # the input and output types become the signature; the description its first sentence
+    assert tools["Object Detection"].line() == (
+        "- Object Detection(image: image) -> text: "
+        "Object Detection models allow users to identify objects of certain defined classes."
+    )
+    assert tools["Question Answering"].inputs == {"text": "text", "text2": "text"}
+    assert tools["Image Editing"].output == "image"
     records = {r["id"]: r for r in tb.load_records(dataset)}
     kinds = [r["type"] for r in records.values()]
     assert (kinds.count("single"), kinds.count("chain"), kinds.count("dag")) == (17, 23, 5)
@@ -283,14 +289,19 @@ def test_eval_plan_with_scripted_model(tmp_path):
     (tmp_path / "tools.json").write_text(json.dumps(desc))
     (tmp_path / "data.jsonl").write_text("\n".join(json.dumps(r) for r in RECORDS[1:]) + "\n")
     model = ScriptedModel(
-        {"tasks": [{"tool": "A", "args": {"text": "x"}}, {"tool": "B", "args": {"text": "<task-1>"}}]}
+        {
+            "tasks": [
+                {"step": "a", "tool": "A", "args": {"text": "x"}},
+                {"step": "b", "tool": "B", "args": {"text": "<task-1>"}},
+            ]
+        }
     )
     out = tb.eval_plan(
         tmp_path / "data.jsonl", tmp_path / "tools.json", limit=1, model=model, max_tasks=4, max_retries=0
     )
     assert len(out["rows"]) == 1 and out["rows"][0]["pred_links"] == [["A", "B"]]
     assert out["summary"]["node_f1"] == 80.0 and out["config"]["n_tools"] == 4
-    assert "[text -> text] tool A" in model.last_messages[-1]["content"]
+    assert "- A(text: text) -> text: tool A" in model.last_messages[-1]["content"]
 
 
 def test_bad_inputs_are_user_errors(tmp_path):
@@ -304,3 +315,25 @@ def test_bad_inputs_are_user_errors(tmp_path):
         tb.load_records(tmp_path / "bad.jsonl")
     with pytest.raises(InputError, match="huggingface"):
         tb.domain("nope")
+
+
+def test_a_long_tool_list_is_shortlisted_to_the_tools_nearest_the_request(tmp_path):
+    """More tools than max_tools: the planner sees the nearest by the embedder, most similar first."""
+    from multimodal_crew.steps.planning import shortlist
+    from tests.fakes import HashEmbedder
+
+    emb = HashEmbedder()
+    tools = [ToolSpec(name=n, description=f"tool {n}") for n in ("alpha", "beta", "gamma", "delta")]
+    # the request is exactly the text of gamma's line, so gamma must come first
+    kept = shortlist("gamma: tool gamma", tools, emb.embed, 2)
+    assert len(kept) == 2 and kept[0].name == "gamma"
+    assert shortlist("anything", tools, emb.embed, 10) == tools  # short lists are left as they are
+
+    desc = {"nodes": [{"id": n, "desc": f"tool {n}", "input-type": ["text"], "output-type": ["text"]} for n in IDS]}
+    (tmp_path / "tools.json").write_text(json.dumps(desc))
+    (tmp_path / "data.jsonl").write_text(json.dumps(RECORDS[1]) + "\n")
+    model = ScriptedModel({"tasks": [{"step": "a", "tool": "A", "args": {"text": "x"}}]})
+    out = tb.eval_plan(tmp_path / "data.jsonl", tmp_path / "tools.json", limit=1, model=model, max_tasks=4,
+                       max_retries=0, max_tools=2, embed=emb.embed)  # fmt: skip
+    shown = [line for line in model.last_messages[-1]["content"].splitlines() if line.startswith("- ")]
+    assert len(shown) == 2 and out["config"]["max_tools"] == 2

@@ -18,7 +18,7 @@ TOOLS = registry_tools()
 
 
 def _plan(*tasks: tuple[str, dict]) -> dict:
-    return {"tasks": [{"tool": t, "args": a} for t, a in tasks]}
+    return {"tasks": [{"step": f"use {t}", "tool": t, "args": a} for t, a in tasks]}
 
 
 def _problems(*tasks: tuple[str, dict], max_tasks: int = 6, roots=()) -> list[str]:
@@ -38,7 +38,10 @@ def test_a_valid_plan_has_no_problems_and_its_links_come_from_the_references():
 
 
 def test_a_reference_to_a_later_or_missing_task_is_refused():
-    assert "not an earlier task" in " ".join(_problems(("summarize", {"text": "<task-1>"})))
+    # the first task referring to itself is told what to write instead
+    assert "is task 1 itself" in " ".join(_problems(("summarize", {"text": "<task-1>"})))
+    later = _problems(("ask", {"question": "q"}), ("summarize", {"text": "<task-3>"}), ("summarize", {"text": "x"}))
+    assert "task 2: <task-3> is not an earlier task; task 2 may only use <task-1> to <task-1>" in " ".join(later)
     assert "<task-5> does not exist" in " ".join(
         _problems(("ask", {"question": "q"}), ("summarize", {"text": "<task-5>"}))
     )
@@ -80,6 +83,17 @@ def test_the_problem_is_fed_back_and_a_plan_that_never_validates_raises_and_runs
     assert "<task-2> does not exist" in str(model.requests[1][0])  # the reason went back to the model
     with pytest.raises(PlanError, match="no valid plan after 2 attempt"):
         make_plan("x", TOOLS, ScriptedModel(bad), max_retries=1)
+
+
+def test_each_task_states_its_step_before_its_tool_and_the_prompt_shows_a_worked_example():
+    model = ScriptedModel(_plan(("calculate", {"expression": "1"})))
+    plan = make_plan("x", TOOLS, model)
+    schema = model.requests[0][1]
+    task = next(iter(schema["$defs"].values()))
+    assert list(task["properties"])[:2] == ["step", "tool"] and "step" in task["required"]
+    assert plan.tasks[0].step == "use calculate"
+    system = model.requests[0][0][0]["content"]
+    assert '"text": "<task-1>"' in system and "transcribe" not in {t.name for t in TOOLS}
 
 
 def test_tool_names_are_schema_constrained_to_the_tools_offered():

@@ -68,7 +68,7 @@ sys.exit(0 if r.status == "ok" else 5)  # as `mmcrew run` does
 
 
 def _plan(*tasks: tuple[str, dict]) -> dict:
-    return {"tasks": [{"tool": t, "args": a} for t, a in tasks]}
+    return {"tasks": [{"step": f"use {t}", "tool": t, "args": a} for t, a in tasks]}
 
 
 @pytest.fixture

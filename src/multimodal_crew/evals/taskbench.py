@@ -53,7 +53,7 @@ from typing import Any
 
 from ..errors import InputError, UserError
 from ..settings import project_root
-from ..steps.planning import Plan, PlanError, ToolSpec, make_plan
+from ..steps.planning import Plan, PlanError, ToolSpec, make_plan, shortlist
 from .stats import percentile, read_jsonl
 
 __all__ = [
@@ -94,16 +94,36 @@ def load_tools(tool_desc_path: Path | str) -> list[ToolSpec]:
         nodes = json.loads(path.read_text(encoding="utf-8"))["nodes"]
         tools = []
         for n in nodes:
-            desc = str(n.get("desc", "")).strip()
-            ins, outs = n.get("input-type"), n.get("output-type")
-            if ins is not None or outs is not None:
-                desc = f"[{', '.join(ins or []) or 'none'} -> {', '.join(outs or []) or 'none'}] {desc}"
-            tools.append(ToolSpec(name=str(n["id"]), description=desc, free_args=True, output="text"))
+            inputs = _typed_inputs(n.get("input-type") or [])
+            output = ", ".join(n.get("output-type") or []) or "text"
+            tools.append(ToolSpec(name=str(n["id"]), description=_first_sentence(str(n.get("desc", ""))),
+                                  inputs=inputs, required=list(inputs), free_args=True, output=output))  # fmt: skip
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise UserError(f"{path}: not a TaskBench tool description file ({e})") from None
     if not tools:
         raise UserError(f"{path}: no tools")
     return tools
+
+
+def _first_sentence(text: str, limit: int = 160) -> str:
+    """The first sentence of a tool description (a small model reads a short list better)."""
+    text = " ".join(text.split())
+    m = re.search(r"(?<=[.!?])\s", text)
+    first = text[: m.start()] if m else text
+    return first if len(first) <= limit else first[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _typed_inputs(types: Sequence[str]) -> dict[str, str]:
+    """TaskBench ``input-type`` (``["image", "text"]``) as shown arguments: ``{"image": "image", "text": "text"}``;
+    a repeated type is numbered (``text``, ``text2``)."""
+    out: dict[str, str] = {}
+    for t in types:
+        name, k = str(t), 1
+        while name in out:
+            k += 1
+            name = f"{t}{k}"
+        out[name] = str(t)
+    return out
 
 
 def _shape(nodes: Sequence[str], links: Iterable[Link]) -> str:
@@ -262,10 +282,11 @@ def run_eval(
         gold_nodes, gold_links, dependency = gold_graph(rec)
         t0 = time.perf_counter()
         try:
-            pred_nodes, pred_links = predicted(planner(rec["user_request"], tools))
-            valid, error = True, ""
+            got = planner(rec["user_request"], tools)
+            pred_nodes, pred_links = predicted(got)
+            steps, valid, error = [t.step for t in got.tasks], True, ""
         except PlanError as e:
-            pred_nodes, pred_links, valid, error = [], [], False, str(e)
+            pred_nodes, pred_links, steps, valid, error = [], [], [], False, str(e)
         seconds = time.perf_counter() - t0
         g_nodes, g_links = taskbench_names(gold_nodes, gold_links, dependency)
         p_nodes, p_links = taskbench_names(pred_nodes, pred_links, dependency)
@@ -280,6 +301,7 @@ def run_eval(
                 "gold_links": [list(x) for x in gold_links],
                 "pred_nodes": pred_nodes,
                 "pred_links": [list(x) for x in pred_links],
+                "pred_steps": steps,
                 "valid": valid,
                 "seconds": round(seconds, 3),
                 "error": error,
@@ -306,13 +328,19 @@ def eval_plan(
     model: Any,
     max_tasks: int,
     max_retries: int,
+    max_tools: int = 0,
+    embed: Callable[[list[str]], Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """``run_eval`` with ``make_plan`` over ``model`` as the planner, and the settings it ran with."""
+    """``run_eval`` with ``make_plan`` over ``model`` as the planner, and the settings it ran with.
+    With more than ``max_tools`` tools (and ``embed``), each request is planned over its nearest
+    ``max_tools`` (``shortlist``), as ``mmcrew plan`` does."""
     records = load_records(dataset, limit)
     tools = load_tools(tools_path)
 
     def planner(request: str, offered: Sequence[ToolSpec]) -> Plan:
+        if embed is not None and 0 < max_tools < len(offered):
+            offered = shortlist(request, offered, embed, max_tools)
         return make_plan(request, offered, model, max_tasks=max_tasks, max_retries=max_retries)
 
     result = run_eval(records, tools, planner, progress)
@@ -323,5 +351,6 @@ def eval_plan(
         "limit": limit,
         "max_tasks": max_tasks,
         "max_retries": max_retries,
+        "max_tools": max_tools if embed is not None and 0 < max_tools < len(tools) else len(tools),
     }
     return result

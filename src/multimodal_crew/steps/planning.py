@@ -34,6 +34,7 @@ from .results import StepOutput
 
 __all__ = [
     "REF", "Plan", "PlanError", "PlanTask", "ToolSpec", "check_plan", "make_plan", "plan_messages", "registry_tools",
+    "shortlist",
 ]  # fmt: skip
 
 REF = re.compile(r"<task-(\d+)>")
@@ -109,6 +110,9 @@ def registry_tools(names: Sequence[str] | None = None) -> list[ToolSpec]:
 
 
 class PlanTask(BaseModel):
+    # written first: a short rationale for the task, so the tool is chosen for a stated purpose (chain of thought
+    # per task); the runner ignores it, the plan's table and plan.json show it
+    step: str = Field("", max_length=200, description="what this task does, in a few words")
     tool: str
     args: dict[str, str] = Field(default_factory=dict)
 
@@ -135,7 +139,9 @@ class Plan(BaseModel):
 def _schema_model(tools: Sequence[ToolSpec], max_tasks: int) -> type[Plan]:
     """``Plan`` with ``tool`` constrained to the offered names (what the grammar enforces)."""
     names = tuple(t.name for t in tools)
-    task = create_model("PlanTask", __base__=PlanTask, tool=(Literal[names], ...))  # type: ignore[valid-type]
+    task = create_model(
+        "PlanTask", __base__=PlanTask, step=(str, Field(..., max_length=200)), tool=(Literal[names], ...)
+    )  # type: ignore[valid-type]
     return create_model(
         "Plan",
         __base__=Plan,
@@ -159,8 +165,16 @@ def check_plan(plan: Plan, tools: Sequence[ToolSpec], *, max_tasks: int, roots: 
         for n in task.refs():
             if n < 1 or n > len(plan.tasks):
                 problems.append(f"task {i}: <task-{n}> does not exist (tasks are numbered 1 to {len(plan.tasks)})")
+            elif n == i and i == 1:
+                problems.append(
+                    "task 1: <task-1> is task 1 itself; the first task has no earlier output to use, so write the "
+                    "file name or the text from the request"
+                )
             elif n >= i:
-                problems.append(f"task {i}: <task-{n}> is not an earlier task; a task may only use earlier outputs")
+                problems.append(
+                    f"task {i}: <task-{n}> is not an earlier task; task {i} may only use <task-1> to <task-{i - 1}> "
+                    "or the request's own files and text"
+                )
         if spec.free_args:
             continue
         for arg in task.args:
@@ -206,14 +220,28 @@ def _file_problem(i: int, tool: str, arg: str, value: str, roots: Sequence[Path]
     return ""
 
 
-SYSTEM = """You plan how to serve a request with tools. Reply with JSON: {"tasks": [{"tool": ..., "args": {...}}]}.
+SYSTEM = """You plan how to serve a request with tools.
+Reply with JSON: {"tasks": [{"step": ..., "tool": ..., "args": {...}}]}.
 Rules:
+- One task per thing the request asks for, in the order they must happen. "step" says in a few words what
+  the task does; "tool" is the listed tool that does exactly that.
 - Use only the tools listed, with their argument names. Arguments marked ? are optional.
-- Task N is the N-th task in the list (the first is task 1). To use the output of an earlier task
-  as an argument, write <task-N> (for example "text": "<task-1>", or "expression": "<task-1> - <task-2>").
-- Use as few tasks as the request needs. Do not add a task the request does not ask for.
+- Task N is the N-th task in the list (the first is task 1). When a task works on what an earlier task
+  produced, its argument is <task-N>, not the original input (for example "text": "<task-1>", or
+  "expression": "<task-1> - <task-2>").
+- Do not add a task the request does not ask for: no task just to look at, check or describe an input first.
 - Never compute numbers yourself: use a calculate task with <task-N> references.
-- Only if no listed tool can serve the request: no tasks, and say why in "unsupported"."""
+- Only if no listed tool can serve the request: no tasks, and say why in "unsupported".
+
+Example (with other tools: transcribe(audio), translate(text, language), speak(text)):
+Request: Transcribe talk.wav, translate it into French and read the French aloud.
+{"tasks": [{"step": "transcribe the recording", "tool": "transcribe", "args": {"audio": "talk.wav"}},
+ {"step": "translate the transcript into French", "tool": "translate", "args": {"text": "<task-1>", "language": "French"}},
+ {"step": "read the translation aloud", "tool": "speak", "args": {"text": "<task-2>"}}]}"""
+# The worked example is in the system text and names made-up tools (never a real one); the rules and the
+# example come before the tool list, so every plan shares this prefix (the embedded runtime reuses its cache).
+# Measured on TaskBench's HuggingFace domain (mmcrew eval plan): this prompt 62.9 node F1 / 20.8 edge F1;
+# the same example given as earlier chat turns instead, 61.1 / 17.2; no example and no "step", 52.8 / 8.6.
 
 
 def plan_messages(request: str, tools: Sequence[ToolSpec], *, images: Sequence[str] = (), max_tasks: int) -> list[dict]:
@@ -221,6 +249,22 @@ def plan_messages(request: str, tools: Sequence[ToolSpec], *, images: Sequence[s
     extra = ("\nImages given with the request: " + ", ".join(images)) if images else ""
     user = f"Tools:\n{listing}\n\nAt most {max_tasks} tasks.{extra}\n\nRequest: {request}"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def shortlist(request: str, tools: Sequence[ToolSpec], embed: Callable[[list[str]], Any], k: int) -> list[ToolSpec]:
+    """The ``k`` tools whose ``name: description`` is nearest the request (cosine, most similar first).
+
+    A long tool list is slow to read and confuses a small model: on UltraTool's 260 tools the 30
+    nearest by all-MiniLM-L6-v2 hold 90% of the tools the gold plans use, on TMDB's 46 tools 98%
+    (``mmcrew eval plan``). ``embed`` maps texts to vectors (rows)."""
+    if len(tools) <= k:
+        return list(tools)
+    import numpy as np
+
+    vecs = np.asarray(embed([request, *(f"{t.name}: {t.description}" for t in tools)]), dtype=np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True) + 1e-9
+    order = np.argsort(-(vecs[1:] @ vecs[0]), kind="stable")[:k]
+    return [tools[int(j)] for j in order]
 
 
 def make_plan(
@@ -253,7 +297,7 @@ def make_plan(
         )  # fmt: skip
     except StructuredOutputError as e:
         raise PlanError(f"no valid plan after {max_retries + 1} attempt(s): {'; '.join(last[:3]) or e}", last) from e
-    tasks = [PlanTask(tool=t.tool, args=dict(t.args)) for t in got.tasks]
+    tasks = [PlanTask(step=t.step, tool=t.tool, args=dict(t.args)) for t in got.tasks]
     return Plan(tasks=tasks, unsupported="" if tasks else got.unsupported.strip())
 
 
@@ -293,6 +337,10 @@ def make_plan_step(inputs: PlanInputs, deps: Deps) -> PlanOutput:
         raise InputError(f"unknown tool(s) {set(wanted) - {t.name for t in tools}}; the planner's tools: {known}")
     roots = [s.knowledge_path, s.outputs_path, *{Path(p).parent for p in images}]
     attempts = Attempts("plan", deps.step)
+    if len(tools) > s.plan_max_tools:  # plug-in tools can make the list long
+        from ..knowledge.embedder import get_embedder
+
+        tools = shortlist(inputs.request, tools, get_embedder(s).embed, s.plan_max_tools)
 
     deps.step("planning")
     plan = make_plan(
