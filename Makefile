@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup model model-small run test test-unit integration bench lint clean llama-rebuild
+.PHONY: setup model model-small run test test-unit integration bench lint clean llama-rebuild browser
 
 setup: $(STAMP)
 
@@ -38,8 +38,13 @@ model-small: setup
 run: model
 	$(BIN)/python -m multimodal_crew.crewai_run
 
-# the whole suite: unit tests on named fakes, integration tests on the embedded model
-test: model
+# what the browser tests need (Debian's Chromium + a CJK font, Playwright from PyPI), then a self-test:
+# Chromium must start headless and render a page; fails loudly otherwise
+browser: setup
+	PYTHON=$(BIN)/python scripts/browser_setup.sh
+
+# the whole suite: unit tests on named fakes, the web page in a real Chromium, integration tests on the embedded model
+test: model browser
 	$(BIN)/python -m pytest -q
 
 test-unit: setup

@@ -149,9 +149,16 @@ def test_finished_runs_are_still_listed_after_a_restart(state_home):
 
 
 def test_cors_is_closed_another_origin_gets_no_allow_header(client):
-    pre = client.options(
-        "/runs", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
-    )
+    pre = client.options("/runs", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in pre.headers
     got = client.get("/flows", headers={"Origin": "http://evil.example"})
     assert got.status_code == 200 and "access-control-allow-origin" not in got.headers
+
+
+def test_unknown_routes_and_malformed_bodies_get_the_same_one_line_error_shape(client):
+    r = client.get("/no/such/route")
+    assert r.status_code == 404 and set(r.json()) == {"error"}
+    r = client.post("/runs", json={"inputs": {}})  # no flow
+    assert r.status_code == 422 and r.json()["error"].startswith("flow:")
+    r = client.delete("/flows")
+    assert r.status_code == 405 and set(r.json()) == {"error"}

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import (
     BackendUnavailableError,
@@ -116,6 +118,21 @@ def status_of(error: BaseException) -> int:
 
 async def _mmcrew_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": _one_line(str(exc))}, status_code=status_of(exc))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors (an unknown route, a wrong method) in the same one-line shape."""
+    code = getattr(exc, "status_code", 500)
+    return JSONResponse({"error": _one_line(str(getattr(exc, "detail", exc)))}, status_code=code,
+                        headers=getattr(exc, "headers", None))  # fmt: skip
+
+
+async def _body_error(request: Request, exc: Exception) -> JSONResponse:
+    """A request body or parameter that does not fit its schema: the first problem, named, as one line."""
+    errors = exc.errors() if hasattr(exc, "errors") else []
+    first = errors[0] if errors else {}
+    where = ".".join(str(x) for x in first.get("loc", ()) if x != "body") or "request"
+    return JSONResponse({"error": _one_line(f"{where}: {first.get('msg', exc)}")}, status_code=422)
 
 
 # ------------------------------------------------------------------ the runs API
@@ -241,6 +258,8 @@ def create_app(
     )
     app.state.server = server
     app.add_exception_handler(MMCrewError, _mmcrew_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _body_error)
     if token:
         _token_guard(app, token)
     app.include_router(router)

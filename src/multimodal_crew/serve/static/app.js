@@ -43,7 +43,8 @@ const I18N = {
     "quote.verified": "引文已在此页核实", "quote.missing": "此页未找到引文",
     "cite.open": "引用 {n}：显示 {file} 第 {page} 页", "doc.missing": "{file} 已不在索引中",
     sources: "来源", files: "输出文件", position: "队列中第 {n} 位", "error.net": "无法连接服务器。",
-    "sched.none": "没有定时任务。", "sched.history": "历史", "sched.historyOf": "{name} 的历史", "hist.none": "还没有运行。",
+    "sched.none": "没有定时任务。", "sched.history": "历史", "sched.historyOf": "{name} 的历史",
+    "hist.none": "还没有运行。",
     next: "下次 {when}", disabled: "已停用", "status.queued": "排队中", "status.running": "运行中", "status.ok": "完成",
     "status.abstained": "无法回答", "status.incomplete": "未完成", "status.failed": "失败", "status.cancelled": "已取消",
     "status.interrupted": "已中断", "status.skipped": "已跳过", "status.timeout": "超时",
@@ -107,15 +108,16 @@ async function errorLine(res) {
   return `HTTP ${res.status}`;
 }
 
-const runIdOf = (out) => (typeof out?.run === "string" ? out.run : out?.run?.id || out?.id);
 const errorP = (message) => h("p", { class: "error", role: "alert" }, message);
 const when = (ts) => (ts ? new Date(typeof ts === "number" ? ts * 1000 : ts).toLocaleString(lang === "zh" ? "zh-CN" : "en") : "");
-const size = (n) => (n == null ? "?" : n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(0)} KB` : `${(n / 1048576).toFixed(1)} MB`);
+const size = (n) =>
+  n == null ? "?" : n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(0)} KB` : `${(n / 1048576).toFixed(1)} MB`;
 
 // ---------------------------------------------------------------- a run: progress, then its result
 function setStatus(el, status, position) {
   el.dataset.status = status;
-  el.replaceChildren(h("span", { class: `badge s-${status}` }, t("status." + status)), position ? " " + t("position", { n: position }) : "");
+  const badge = h("span", { class: `badge s-${status}` }, t("status." + status));
+  el.replaceChildren(badge, position ? " " + t("position", { n: position }) : "");
 }
 
 // Shows a run's events as they come (EventSource), then its record; resolves when it has ended.
@@ -124,7 +126,8 @@ function follow(el, runId) {
     const status = h("p", { class: "status" });
     const progress = h("ol", { class: "progress", "aria-live": "polite", "aria-label": t("progress") });
     const out = h("div", { class: "result" });
-    const cancel = h("button", { type: "button", class: "secondary", onclick: () => api(`/runs/${enc(runId)}/cancel`, { method: "POST" }).catch((e) => out.append(errorP(e.message))) }, t("cancel"));
+    const stop = () => api(`/runs/${enc(runId)}/cancel`, { method: "POST" }).catch((e) => out.append(errorP(e.message)));
+    const cancel = h("button", { type: "button", class: "secondary", onclick: stop }, t("cancel"));
     el.replaceChildren(h("div", { class: "bar" }, status, cancel), progress, out);
     setStatus(status, "queued");
     const es = new EventSource(`/runs/${enc(runId)}/events`);
@@ -177,59 +180,71 @@ function resultNodes(rec) {
   }
   const cites = r.citations || [];
   if (cites.length) {
-    nodes.push(h("p", { class: "cites" }, cites.map((c, i) => h("button", { type: "button", class: "cite", "aria-label": t("cite.open", { n: i + 1, file: c.file, page: c.page }), onclick: (e) => openPage(c, c.page, e.currentTarget) }, `[${i + 1}]`))));
-    nodes.push(h("h3", {}, t("sources")), h("ol", { class: "sources" }, cites.map((c) => h("li", {}, h("span", { class: "name" }, `${c.file}, p. ${c.page}`), " ", h("q", {}, c.quote)))));
+    const button = (c, i) => h("button", {
+      type: "button", class: "cite", "aria-label": t("cite.open", { n: i + 1, file: c.file, page: c.page }),
+      onclick: (e) => openPage(c, c.page, e.currentTarget),
+    }, `[${i + 1}]`);
+    const source = (c) => h("li", {}, h("span", { class: "name" }, `${c.file}, p. ${c.page}`), " ", h("q", {}, c.quote));
+    nodes.push(h("p", { class: "cites" }, cites.map(button)), h("h3", {}, t("sources")), h("ol", { class: "sources" }, cites.map(source)));
   }
   if (r.files?.length) nodes.push(h("h3", {}, t("files")), h("ul", { class: "files" }, r.files.map((f) => h("li", {}, f))));
-  const failed = Array.isArray(d.failed) ? d.failed : [];
-  if (failed.length) nodes.push(h("h3", {}, t("docs.failed")), h("ul", { class: "failed" }, failed.map((f) => h("li", { class: "error" }, Array.isArray(f) ? f.join(": ") : typeof f === "object" ? Object.values(f).join(": ") : f))));
+  if (d.failed?.length) { // an ingest run: the files it could not add, each with its reason
+    const items = d.failed.map((f) => h("li", { class: "error" }, `${f.file}: ${f.reason}`));
+    nodes.push(h("h3", {}, t("docs.failed")), h("ul", { class: "failed" }, items));
+  }
   return nodes;
 }
 
 // ---------------------------------------------------------------- the page behind a citation
-let viewing = null;
+let viewing = null; // {c, page, opener, found, error}: what the viewer shows
 async function openPage(c, page, opener) {
-  viewing = { c, page, opener: opener || viewing?.opener };
-  const v = $("viewer"), note = $("viewer-note"), img = $("viewer-img");
-  v.hidden = false;
+  const view = (viewing = { c, page, opener: opener || viewing?.opener });
+  const img = $("viewer-img"), sheet = $("viewer-sheet");
+  sheet.hidden = $("viewer-prev").hidden = $("viewer-next").hidden = true;
+  $("viewer").hidden = false;
   document.body.classList.add("viewing");
-  $("viewer-h").textContent = t("page.title", { file: c.file, page });
+  viewerText();
   $("viewer-quote").textContent = c.quote;
-  note.textContent = t("loading");
-  note.className = "";
-  $("viewer-prev").hidden = $("viewer-next").hidden = true;
-  for (const m of $("viewer-sheet").querySelectorAll(".mark")) m.remove();
+  for (const m of sheet.querySelectorAll(".mark")) m.remove();
   $("viewer-h").focus();
   try {
     const docId = c.doc_id || (await docIdOf(c.file));
     const res = await api(`/documents/${enc(docId)}/pages/${page}.png?quote=${enc(c.quote)}`, { raw: true });
     const blob = await res.blob();
-    if (viewing.c !== c || viewing.page !== page) return; // a later click won
+    if (viewing !== view) return; // a later click won
     if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
     await new Promise((ok) => { img.onload = img.onerror = ok; img.src = URL.createObjectURL(blob); });
-    img.alt = t("page.alt", { file: c.file, page });
-    const found = res.headers.get("X-Quote-Found") === "true";
-    note.textContent = t(found ? "quote.verified" : "quote.missing");
-    note.className = found ? "ok" : "warn";
+    view.found = res.headers.get("X-Quote-Found") === "true";
+    sheet.hidden = false;
     mark(JSON.parse(res.headers.get("X-Quote-Rects") || "[]"), img.naturalWidth, img.naturalHeight);
     $("viewer-next").hidden = res.headers.get("X-Quote-Continues") !== "true";
     $("viewer-prev").hidden = res.headers.get("X-Quote-Continued") !== "true";
   } catch (e) {
-    note.textContent = e.message;
-    note.className = "error";
+    view.error = e.message;
   }
+  if (viewing === view) viewerText();
 }
 
-// Outlines the highlighted rectangles (PNG pixels) over the image, and scrolls the first into view.
+function viewerText() {
+  const { c, page, found, error } = viewing, note = $("viewer-note");
+  $("viewer-h").textContent = t("page.title", { file: c.file, page });
+  $("viewer-img").alt = t("page.alt", { file: c.file, page });
+  note.textContent = error || t(found === undefined ? "loading" : found ? "quote.verified" : "quote.missing");
+  note.className = error ? "error" : found === undefined ? "" : found ? "ok" : "warn";
+}
+
+// Outlines the highlighted rectangles (PNG pixels) over the image; scrolls the first into view if needed.
 function mark(rects, w, ht) {
   const sheet = $("viewer-sheet");
   for (const [x0, y0, x1, y1] of rects) {
     const m = h("span", { class: "mark" });
-    Object.assign(m.style, { left: `${(100 * x0) / w}%`, top: `${(100 * y0) / ht}%`, width: `${(100 * (x1 - x0)) / w}%`, height: `${(100 * (y1 - y0)) / ht}%` });
+    const pc = (v, of) => `${(100 * v) / of}%`; // in percent, so the boxes follow the image's size
+    Object.assign(m.style, { left: pc(x0, w), top: pc(y0, ht), width: pc(x1 - x0, w), height: pc(y1 - y0, ht) });
     sheet.append(m);
   }
   const first = sheet.querySelector(".mark"), v = $("viewer");
-  if (first && v.scrollHeight > v.clientHeight) v.scrollTop = first.offsetTop + sheet.offsetTop - v.clientHeight / 3;
+  const bottom = first ? first.offsetTop + sheet.offsetTop + first.offsetHeight : 0;
+  if (bottom > v.scrollTop + v.clientHeight) v.scrollTop = bottom - v.clientHeight * 2 / 3; // only when out of view
 }
 
 async function docIdOf(file) {
@@ -238,10 +253,10 @@ async function docIdOf(file) {
   return doc.doc_id;
 }
 
-function closeViewer() {
+function closeViewer(refocus = true) {
   $("viewer").hidden = true;
   document.body.classList.remove("viewing");
-  viewing?.opener?.focus();
+  if (refocus) viewing?.opener?.focus();
 }
 
 // ---------------------------------------------------------------- forms
@@ -280,7 +295,7 @@ onSubmit("docs-form", $("docs-run"), async (form) => {
   for (const f of $("docs-files").files) body.append("files", f, f.name);
   const out = await api("/documents", { method: "POST", body });
   loadDocs();
-  if (runIdOf(out)) await follow($("docs-run"), runIdOf(out));
+  await follow($("docs-run"), out.run); // the ingest run: progress per file, then what was added or failed
   form.reset();
   loadDocs();
 });
@@ -291,7 +306,7 @@ onSubmit("images-form", $("images-run"), async () => {
   body.append("question", $("img-q").value.trim());
   for (const c of $("img-choices").value.split("\n").map((s) => s.trim()).filter(Boolean)) body.append("choices", c);
   body.append("mode", $("img-two").checked ? "two_stage" : "single");
-  await follow($("images-run"), runIdOf(await api("/see", { method: "POST", body })));
+  await follow($("images-run"), (await api("/see", { method: "POST", body })).run);
 });
 
 $("img-file").addEventListener("change", () => {
@@ -325,6 +340,7 @@ function fieldsFor(flow) {
   $("flow-fields").replaceChildren(...Object.entries(props).map(([name, s]) => field(name, s, required.has(name))));
 }
 
+const LONG = ["topic", "request", "message", "question", "section"]; // inputs that get a text area
 function field(name, s, required) {
   const id = `f-${name}`, kind = kindOf(s), hint = s.description ? `${id}-hint` : null;
   const common = { id, name, required: required && kind !== "boolean", "aria-describedby": hint, "data-kind": kind };
@@ -332,11 +348,15 @@ function field(name, s, required) {
   if (kind === "boolean") input = h("input", { ...common, type: "checkbox", checked: s.default === true });
   else if (s.enum) input = h("select", common, s.enum.map((v) => h("option", { value: v, selected: v === s.default }, v)));
   else if (kind === "array") input = h("textarea", { ...common, rows: 2 }, (s.default || []).join("\n"));
-  else if (kind === "integer" || kind === "number") input = h("input", { ...common, type: "number", step: kind === "integer" ? 1 : "any", min: s.minimum, max: s.maximum, value: s.default });
-  else if (["topic", "request", "message", "question", "section"].includes(name)) input = h("textarea", { ...common, rows: 2 }, s.default ?? "");
+  else if (kind === "integer" || kind === "number") {
+    const step = kind === "integer" ? 1 : "any";
+    input = h("input", { ...common, type: "number", step, min: s.minimum, max: s.maximum, value: s.default });
+  } else if (LONG.includes(name)) input = h("textarea", { ...common, rows: 2 }, s.default ?? "");
   else input = h("input", { ...common, type: "text", value: s.default ?? "" });
   const label = h("label", { for: id }, I18N[lang][`f.${name}`] || s.title || name);
-  return h("div", { class: kind === "boolean" ? "field check" : "field" }, kind === "boolean" ? [input, label] : [label, input], hint ? h("p", { class: "hint", id: hint }, s.description) : null);
+  const box = kind === "boolean";
+  const about = hint ? h("p", { class: "hint", id: hint }, s.description) : null;
+  return h("div", { class: box ? "field check" : "field" }, box ? [input, label] : [label, input], about);
 }
 
 function flowInputs() {
@@ -352,7 +372,6 @@ function flowInputs() {
 onSubmit("flows-form", $("flows-run"), () => startRun($("flow-name").value, flowInputs(), $("flows-run")));
 
 // ---------------------------------------------------------------- lists: documents, runs, schedules
-const listOf = (x, ...keys) => (Array.isArray(x) ? x : keys.map((k) => x?.[k]).find(Array.isArray) || []);
 async function fill(listId, load, row, emptyKey) {
   const list = $(listId);
   try {
@@ -365,11 +384,12 @@ async function fill(listId, load, row, emptyKey) {
   }
 }
 
-const loadDocs = () => fill("docs-list", () => api("/documents").then((x) => listOf(x, "documents")), (d) =>
+const loadDocs = () => fill("docs-list", () => api("/documents"), (d) =>
   h("li", { "data-doc": d.doc_id },
     h("span", { class: "name" }, d.file),
     h("span", { class: "meta" }, t("docs.meta", { kind: d.kind, pages: d.pages ?? "?", chunks: d.chunks ?? "?", size: size(d.size) })),
-    h("button", { type: "button", class: "danger", "aria-label": t("docs.deleteOf", { file: d.file }), onclick: () => deleteDoc(d) }, t("docs.delete"))), "docs.none");
+    h("button", { type: "button", class: "danger", "aria-label": t("docs.deleteOf", { file: d.file }),
+      onclick: () => deleteDoc(d) }, t("docs.delete"))), "docs.none");
 
 async function deleteDoc(d) {
   if (!confirm(t("docs.confirm", { file: d.file }))) return;
@@ -407,25 +427,27 @@ async function openRun(id) {
     const rec = await api(`/runs/${enc(id)}`);
     if (!FINAL.has(rec.status)) return follow(el, id).then(() => loadRuns());
     const status = h("p", { class: "status" }), out = h("div", { class: "result" });
-    el.replaceChildren(h("h3", { tabindex: -1 }, `${rec.flow} · ${when(rec.created)}`), h("p", { class: "summary" }, summary(rec.inputs)), status, out);
+    const head = h("h3", { tabindex: -1 }, `${rec.flow} · ${when(rec.created)}`);
+    el.replaceChildren(head, h("p", { class: "summary" }, summary(rec.inputs)), status, out);
     showRecord(out, rec, status);
-    el.querySelector("h3").focus();
+    head.focus();
   } catch (e) {
     el.replaceChildren(errorP(e.message));
   }
 }
 
-const loadSchedules = () => fill("sched-list", () => api("/schedules").then((x) => listOf(x, "schedules", "items")), (s) =>
+const loadSchedules = () => fill("sched-list", () => api("/schedules"), (s) =>
   h("li", {},
     h("span", { class: "name" }, s.name),
-    h("span", { class: "meta" }, [s.flow, s.when, s.enabled === false ? t("disabled") : s.next_run && t("next", { when: when(s.next_run) })].filter(Boolean).join(" · ")),
+    h("span", { class: "meta" }, [s.flow, s.when, s.enabled === false ? t("disabled") : s.next_run && t("next", {
+      when: when(s.next_run) })].filter(Boolean).join(" · ")),
     h("button", { type: "button", onclick: () => loadHistory(s.name) }, t("sched.history"))), "sched.none");
 
 async function loadHistory(name) {
   const head = $("sched-hist-h");
   head.hidden = false;
   head.textContent = t("sched.historyOf", { name });
-  await fill("sched-hist", () => api(`/schedules/${enc(name)}/history`).then((x) => listOf(x, "runs", "history", "items")), (r) =>
+  await fill("sched-hist", () => api(`/schedules/${enc(name)}/history`), (r) =>
     h("li", {},
       h("span", { class: `badge s-${r.status}` }, t("status." + r.status)),
       h("span", { class: "meta" }, when(r.started || r.scheduled_for)),
@@ -437,6 +459,7 @@ const onShow = { docs: loadDocs, runs: () => loadRuns(), schedules: loadSchedule
 let current = "ask";
 function show(tab) {
   if (!document.querySelector(`#tabs [data-tab="${CSS.escape(tab)}"]`)) tab = "ask";
+  if (tab !== current && !$("viewer").hidden) closeViewer(false);
   current = tab;
   for (const b of document.querySelectorAll("#tabs button")) b.setAttribute("aria-current", b.dataset.tab === tab ? "page" : "false");
   for (const s of document.querySelectorAll("main > section")) s.hidden = s.id !== tab;
@@ -451,6 +474,7 @@ function applyLang() {
   $("lang").textContent = lang === "zh" ? "English" : "中文";
   $("lang").lang = lang === "zh" ? "en" : "zh-CN";
   for (const r of document.querySelectorAll(".result")) r.rerender?.();
+  if (viewing) viewerText();
   if (flows) fieldsFor(flows.find((f) => f.name === $("flow-name").value));
   onShow[current]?.();
 }
@@ -462,7 +486,7 @@ $("lang").addEventListener("click", () => {
 });
 for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => show(b.dataset.tab));
 window.addEventListener("hashchange", () => show(location.hash.slice(1)));
-$("viewer-close").addEventListener("click", closeViewer);
+$("viewer-close").addEventListener("click", () => closeViewer());
 $("viewer-next").addEventListener("click", () => openPage(viewing.c, viewing.page + 1));
 $("viewer-prev").addEventListener("click", () => openPage(viewing.c, viewing.page - 1));
 document.addEventListener("keydown", (e) => e.key === "Escape" && !$("viewer").hidden && closeViewer());
