@@ -121,6 +121,8 @@ function setStatus(el, status, position) {
 }
 
 // Shows a run's events as they come (EventSource), then its record; resolves when it has ended.
+// The final status is shown only together with the result (from the run's record), so "done" is never
+// on the page before the answer and its citation buttons: a keyboard user may press Tab at once.
 function follow(el, runId) {
   return new Promise((resolve) => {
     const status = h("p", { class: "status" });
@@ -132,25 +134,27 @@ function follow(el, runId) {
     setStatus(status, "queued");
     const es = new EventSource(`/runs/${enc(runId)}/events`);
     let done = false;
-    const finish = async () => {
+    const finish = async (final) => {
       if (done) return;
       done = true;
       es.close();
       cancel.remove();
       try {
-        showRecord(out, await api(`/runs/${enc(runId)}`), status);
+        showRecord(out, await api(`/runs/${enc(runId)}`), status); // sets the final status and the result at once
       } catch (e) {
+        if (final) setStatus(status, final);
         out.append(errorP(e.message));
       }
       resolve();
     };
     const onEvent = (msg) => {
       const ev = JSON.parse(msg.data);
+      const final = ev.kind === "status" && ev.data?.final;
       if (ev.kind === "position") setStatus(status, "queued", ev.data?.position);
-      if (ev.kind === "status" && ev.data?.status) setStatus(status, ev.data.status);
+      if (ev.kind === "status" && ev.data?.status && !final) setStatus(status, ev.data.status);
       if (ev.kind !== "result") progress.append(h("li", { class: ev.kind === "error" ? "error" : null }, ev.message || ev.kind));
       progress.scrollTop = progress.scrollHeight;
-      if (ev.kind === "status" && ev.data?.final) finish();
+      if (final) finish(ev.data.status);
     };
     for (const kind of ["queued", "position", "progress", "status", "result", "error"]) es.addEventListener(kind, onEvent);
     es.onerror = () => es.readyState === EventSource.CLOSED && finish();
@@ -317,15 +321,18 @@ $("img-file").addEventListener("change", () => {
 });
 
 // ---------------------------------------------------------------- any flow, its form from its JSON schema
-let flows = null;
-async function loadFlows() {
-  if (flows) return;
+let flows = null, flowsLoading = null;
+// Once: a second visit while the first load is under way must not rebuild the fields the user types in.
+const loadFlows = () => flows ? Promise.resolve() : (flowsLoading ??= fetchFlows().finally(() => { flowsLoading = null; }));
+async function fetchFlows() {
+  let list;
   try {
-    flows = await api("/flows");
+    list = await api("/flows");
   } catch (e) {
     $("flows-run").replaceChildren(errorP(e.message));
     return;
   }
+  flows = list;
   const first = ["research", "workorder", "report"];
   flows.sort((a, b) => ((first.indexOf(a.name) + 1 || 99) - (first.indexOf(b.name) + 1 || 99)) || a.name.localeCompare(b.name));
   $("flow-name").replaceChildren(...flows.map((f) => h("option", { value: f.name }, f.name)));
@@ -372,16 +379,23 @@ function flowInputs() {
 onSubmit("flows-form", $("flows-run"), () => startRun($("flow-name").value, flowInputs(), $("flows-run")));
 
 // ---------------------------------------------------------------- lists: documents, runs, schedules
+// Fills a list from `load`; null (and the list untouched) when a newer fill of it began meanwhile, so an
+// older, slower answer (say, a refresh before a delete) never overwrites a newer one.
 async function fill(listId, load, row, emptyKey) {
-  const list = $(listId);
+  const list = $(listId), ticket = (list.ticket = (list.ticket || 0) + 1);
+  let items, error;
   try {
-    const items = await load();
-    list.replaceChildren(...(items.length ? items.map(row) : [h("li", { class: "empty" }, t(emptyKey))]));
-    return items;
+    items = await load();
   } catch (e) {
-    list.replaceChildren(h("li", { class: "error", role: "alert" }, e.message));
+    error = e;
+  }
+  if (list.ticket !== ticket) return null;
+  if (error) {
+    list.replaceChildren(h("li", { class: "error", role: "alert" }, error.message));
     return [];
   }
+  list.replaceChildren(...(items.length ? items.map(row) : [h("li", { class: "empty" }, t(emptyKey))]));
+  return items;
 }
 
 const loadDocs = () => fill("docs-list", () => api("/documents"), (d) =>
@@ -416,6 +430,7 @@ async function loadRuns(more = false) {
   if (!more) runsOffset = 0;
   const list = $("runs-list"), before = more ? [...list.children] : [];
   const runs = await fill("runs-list", () => api(`/runs?limit=${PAGE}&offset=${runsOffset}`), runRow, "runs.none");
+  if (runs === null) return; // a newer load of the list won
   if (more) list.replaceChildren(...before, ...(runs.length ? list.children : []));
   runsOffset += runs.length;
   $("runs-more").hidden = runs.length < PAGE;
