@@ -48,6 +48,9 @@ def serve(
             model, retriever = get_runtime(s), get_retriever(s)
             model.check()  # the embedded model loads and answers once; a model server is reached
             retriever.embedder.embed(["warm up"])
-    app = create_app(s, token=token or None, model=model, retriever=retriever)
+    hosts = {host, "127.0.0.1", "localhost", "::1", "[::1]"} if is_loopback(host) else {host}
+    if host in ("0.0.0.0", "::"):  # every interface: the machine's names are not known here; the token guards it
+        hosts = {"*"}
+    app = create_app(s, token=token or None, model=model, retriever=retriever, hosts=tuple(sorted(hosts)))
     err.print(f"serving on http://{host}:{port}/ (API docs: /docs); Ctrl-C stops", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)

@@ -7,6 +7,7 @@ waits for its cancel Event. The run store is a real SQLite file under a temporar
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -162,3 +163,49 @@ def test_unknown_routes_and_malformed_bodies_get_the_same_one_line_error_shape(c
     assert r.status_code == 422 and r.json()["error"].startswith("flow:")
     r = client.delete("/flows")
     assert r.status_code == 405 and set(r.json()) == {"error"}
+
+
+def test_runs_may_not_name_image_files_outside_the_uploads_folder(client, tmp_path):
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"\x89PNG\r\n\x1a\n")
+    for flow, inputs in (
+        ("see", {"image": str(secret), "question": "what is it?"}),
+        ("see", {"image": "../../etc/hostname", "question": "what is it?"}),
+        ("route", {"request": "describe it", "images": [str(secret)]}),
+        ("plan", {"request": "describe it", "images": ["/etc/shadow"]}),
+    ):
+        r = client.post("/runs", json={"flow": flow, "inputs": inputs})
+        assert r.status_code == 400 and "uploaded" in r.json()["error"], (flow, r.json())
+    assert not client.runner.seen
+
+
+def test_another_host_or_another_origin_is_refused(state_home):
+    app = create_app(get_settings(refresh=True), runner=EchoRunner(), routers=(), hosts=("testserver", "127.0.0.1"))
+    with TestClient(app) as c:
+        assert c.get("/flows").status_code == 200
+        assert c.get("/flows", headers={"Host": "attacker.example"}).status_code == 400  # DNS rebinding
+        body = {"flow": "ask", "inputs": {"question": "q"}}
+        r = c.post("/runs", json=body, headers={"Origin": "http://attacker.example"})
+        assert r.status_code == 403 and "another origin" in r.json()["error"]
+        assert c.post("/runs", json=body, headers={"Origin": "http://testserver"}).status_code == 202
+
+
+def test_the_api_docs_work_offline_and_the_token_guards_them_too(state_home):
+    app = create_app(get_settings(refresh=True), runner=EchoRunner(), token="s3cret-token-0123456789", routers=())
+    auth = {"Authorization": "Bearer s3cret-token-0123456789"}
+    with TestClient(app) as c:
+        for path in ("/docs", "/openapi.json", "/runs", "/runs/0123/events"):
+            assert c.get(path).status_code == 401, path
+        assert c.get("/flows?token=s3cret-token-0123456789").status_code == 401  # a query token only opens the page
+        html = c.get("/docs", headers=auth).text
+        assert "cdn." not in html and "swagger-ui-bundle.js" in html
+        js = re.search(r'src="([^"]*swagger-ui-bundle\.js)"', html).group(1)
+        assert c.get(js, headers=auth).status_code == 200
+
+
+def test_paging_and_resume_bounds_are_checked(client):
+    assert client.get("/runs?offset=99999999999999999999").status_code in (400, 422)
+    run_id = client.post("/runs", json={"flow": "ask", "inputs": {"question": "q"}}).json()["id"]
+    _wait_final(client, run_id)
+    with client.stream("GET", f"/runs/{run_id}/events", headers={"Last-Event-ID": "9" * 40}) as r:
+        assert r.status_code == 200 and "event: queued" in "".join(r.iter_text())

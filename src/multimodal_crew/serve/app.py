@@ -15,11 +15,14 @@ leaves through one handler: ``{"error": "<one line>"}`` with the status its clas
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -43,8 +46,6 @@ from ..steps.results import RunResult
 from .runs import RunManager, RunManagerClosedError, RunRecord, RunStore, default_path
 
 __all__ = ["Server", "create_app", "flow_schema"]
-
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @dataclass
@@ -80,9 +81,31 @@ def _validator(settings: Any) -> Callable[[str, dict], dict]:
 
         entry = get_flow(flow, settings)
         clean = validate_inputs(entry.inputs_model, entry.name, {**entry.defaults, **(inputs or {})})
-        return clean.model_dump(mode="json", exclude={"id"})
+        checked = clean.model_dump(mode="json", exclude={"id"})
+        _uploaded_only(settings, checked)
+        return checked
 
     return validate
+
+
+# inputs that name image files: over HTTP they may only name images uploaded to this server (POST /see
+# keeps them under outputs/uploads/), never another path on it
+_IMAGE_INPUTS = ("image", "images")
+
+
+def _uploaded_only(settings: Any, inputs: dict) -> None:
+    root = (settings.outputs_path / "uploads").resolve()
+    for key in _IMAGE_INPUTS:
+        value = inputs.get(key)
+        items = value if isinstance(value, list) else str(value or "").split(",")
+        for item in (str(i).strip() for i in items):
+            path = Path(item)
+            if item and not (path if path.is_absolute() else settings.outputs_path / path).resolve().is_relative_to(
+                root
+            ):
+                raise InputError(
+                    f"{key}: over HTTP an image must be one uploaded to this server (POST /see); {item[:80]!r} is not"
+                )
 
 
 def _runner(server: Server) -> Callable[..., RunResult]:
@@ -125,6 +148,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     code = getattr(exc, "status_code", 500)
     return JSONResponse({"error": _one_line(str(getattr(exc, "detail", exc)))}, status_code=code,
                         headers=getattr(exc, "headers", None))  # fmt: skip
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A bug, not a request's fault: logged with its traceback, answered as one line."""
+    import logging
+
+    logging.getLogger(__name__).exception("unexpected error on %s %s", request.method, request.url.path)
+    return JSONResponse({"error": f"internal error: {type(exc).__name__}: {_one_line(str(exc), 200)}"},
+                        status_code=500)  # fmt: skip
 
 
 async def _body_error(request: Request, exc: Exception) -> JSONResponse:
@@ -174,7 +206,7 @@ def create_run(body: RunRequest, request: Request) -> RunCreated:
 
 @router.get("/runs", response_model=list[RunRecord], tags=["runs"])
 def list_runs(request: Request, limit: int = 50, offset: int = 0, flow: str | None = None) -> list[RunRecord]:
-    if not 1 <= limit <= 500 or offset < 0:
+    if not 1 <= limit <= 500 or not 0 <= offset < 1 << 31:
         raise InputError("limit must be 1 to 500 and offset 0 or more")
     return server_of(request).store.list(limit=limit, offset=offset, flow=flow)
 
@@ -189,13 +221,30 @@ def cancel_run(run_id: str, request: Request) -> RunRecord:
     return server_of(request).manager.cancel(run_id)
 
 
-def _sse(events: Iterator[Any]) -> Iterator[str]:
-    for event in events:
-        if event is None:  # quiet for a while: a comment keeps proxies open and finds gone clients
+async def _sse(request: Request, store: RunStore, run_id: str, after: int) -> AsyncIterator[str]:
+    """The run's events after ``after``, polled from the store (no thread waits per client: a hundred
+    open streams cost no worker threads), ending after the final ``status`` event. A quiet stream gets a
+    comment every 15 s; a client that has gone is noticed and its stream ends (the run goes on)."""
+    quiet_since = time.monotonic()
+    while True:
+        events = await asyncio.to_thread(store.events, run_id, after)
+        for event in events:
+            after = event.seq
+            payload = json.dumps(event.model_dump(mode="json"), ensure_ascii=False)
+            yield f"id: {event.seq}\nevent: {event.kind}\ndata: {payload}\n\n"
+            if event.final:
+                return
+        if events:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > 15:
+            quiet_since = time.monotonic()
             yield ": keep-alive\n\n"
-            continue
-        payload = json.dumps(event.model_dump(mode="json"), ensure_ascii=False)
-        yield f"id: {event.seq}\nevent: {event.kind}\ndata: {payload}\n\n"
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(0.1)
+
+
+_MAX_SEQ = 1 << 40
 
 
 @router.get("/runs/{run_id}/events", tags=["runs"], response_class=StreamingResponse)
@@ -203,21 +252,44 @@ def run_events(run_id: str, request: Request, after: int = 0) -> StreamingRespon
     """Server-sent events: ``queued``, ``position``, ``progress``, ``result``, ``error``, and last
     the final ``status``. A reconnecting client sends ``Last-Event-ID`` (or ``?after=``)."""
     last = request.headers.get("last-event-id", "")
-    after = int(last) if last.isdigit() else after
-    events = server_of(request).manager.subscribe(run_id, after_seq=after, heartbeat=15.0)
+    after = int(last) if last.isdigit() and len(last) < 12 else after
+    if not 0 <= after < _MAX_SEQ:
+        raise InputError("after must be 0 or a later event's id")
+    server = server_of(request)
+    server.manager.get(run_id)  # an unknown run is a 404 now, not an empty stream
     return StreamingResponse(
-        _sse(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        _sse(request, server.store, run_id, after),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 # ------------------------------------------------------------------ the app
 
 
+def _same_origin_guard(app: FastAPI) -> None:
+    """A browser on another site may send simple POSTs and DELETEs here without a CORS preflight (a form,
+    a fetch without custom headers): a request that changes something and carries another ``Origin``
+    is refused."""
+
+    @app.middleware("http")
+    async def same_origin(request: Request, call_next):  # noqa: ANN202 - Starlette's middleware signature
+        origin = request.headers.get("origin")
+        if request.method not in ("GET", "HEAD", "OPTIONS") and origin is not None:
+            host = request.headers.get("host", "")
+            if origin.split("://", 1)[-1] != host:
+                return JSONResponse({"error": f"requests from {origin[:80]} are refused (another origin)"},
+                                    status_code=403)  # fmt: skip
+        return await call_next(request)
+
+
 def _token_guard(app: FastAPI, token: str) -> None:
     @app.middleware("http")
     async def require_token(request: Request, call_next):  # noqa: ANN202 - Starlette's middleware signature
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        given = given or request.query_params.get("token", "") or request.cookies.get("mmcrew_token", "")
+        if request.url.path == "/":  # the page is opened once as /?token=...; it then sends the header or cookie
+            given = given or request.query_params.get("token", "")
+        given = given or request.cookies.get("mmcrew_token", "")
         if not hmac.compare_digest(given.encode(), token.encode()):
             return JSONResponse({"error": "a token is required: Authorization: Bearer <token>"}, status_code=401)
         return await call_next(request)
@@ -231,9 +303,11 @@ def create_app(
     retriever: Any = None,
     runner: Callable[..., RunResult] | None = None,
     routers: tuple[APIRouter, ...] | None = None,
+    hosts: tuple[str, ...] = (),
 ) -> FastAPI:
     """The app. ``model``/``retriever`` are kept warm across runs (None: each run resolves its own
-    from the settings); ``runner`` replaces ``run_flow`` (tests); ``token`` guards every request."""
+    from the settings); ``runner`` replaces ``run_flow`` (tests); ``token`` guards every request; with
+    ``hosts``, a request whose Host header names another host is refused (``mmcrew serve`` passes its own)."""
     from ..settings import get_settings
 
     settings = settings or get_settings()
@@ -249,7 +323,9 @@ def create_app(
         server.manager.close(cancel_running=True, timeout=10)
         store.close()
 
-    app = FastAPI(
+    from fastapi_offline import FastAPIOffline  # /docs with its Swagger UI files served here, not from a CDN
+
+    app = FastAPIOffline(
         title="multimodal-crew",
         description="Local-first CrewAI flows over your documents and images: every run, its progress and "
         "its checked result.",
@@ -257,9 +333,15 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.server = server
+    _same_origin_guard(app)
+    if hosts:  # a request naming another host is refused: DNS rebinding cannot reach this server from a web page
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
     app.add_exception_handler(MMCrewError, _mmcrew_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _body_error)
+    app.add_exception_handler(Exception, _unexpected)
     if token:
         _token_guard(app, token)
     app.include_router(router)
