@@ -10,19 +10,47 @@ its name says, too large, not UTF-8. Ingestion reports it and goes on with the n
 
 Pages are 1-based. Formats without pages (TXT, MD, CSV, JSON, DOCX) are one page;
 an XLSX workbook has one page per sheet.
+
+Limits. ``max_bytes`` (MMCREW_MAX_FILE_MB) caps the file on disk, but a small file can unpack to
+a huge one: a 0.15 MB DOCX whose document.xml is 41 MB took 25 s and +714 MB to parse. So a DOCX
+or XLSX is refused, from its zip directory alone and before any parsing, when its members add up to
+more than ``min(UNZIP_FACTOR * max_bytes, MAX_UNZIPPED)`` bytes, when a member over ``RATIO_FLOOR``
+unpacks more than ``MAX_RATIO`` times its packed size (ordinary Office XML packs 5-20x; bombs
+hundreds or thousands of times), or when a DOCX's XML (which python-docx parses whole, ~17 bytes of
+memory per byte) exceeds ``MAX_DOCX_XML``. The declared sizes can be trusted: Python's ``zipfile``,
+which python-docx and openpyxl read through, never returns more bytes than a member declares. A PDF
+is refused above ``MAX_PDF_PAGES`` pages, and a PDF, DOCX or XLSX above ``MAX_TEXT_CHARS`` characters
+of text, counted while extracting. These are module constants, not settings: they guard memory, and
+a file that passes ``max_bytes`` honestly stays far below them.
+
+PyMuPDF is not thread-safe, and the server renders page images on request threads while its queue
+worker ingests, so every PyMuPDF call in the package holds ``PYMUPDF_LOCK`` (defined here, the lowest
+layer using it). ``_pdf`` takes it per page, so a page render waits for one page, not a whole document.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Page", "Document", "DocumentError", "load_document", "SUPPORTED_SUFFIXES"]
+__all__ = ["Page", "Document", "DocumentError", "load_document", "SUPPORTED_SUFFIXES", "PYMUPDF_LOCK"]
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".csv", ".tsv", ".json"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | {".pdf", ".docx", ".xlsx"}
+
+# Re-entrant: a caller may hold it around load_document (serve/documents.py does) while _pdf takes it again.
+PYMUPDF_LOCK = threading.RLock()  # held by every PyMuPDF call: MuPDF must not be used from two threads at once
+
+MAX_UNZIPPED = 200_000_000  # bytes a DOCX/XLSX may unpack to, whatever max_bytes is (python-docx keeps all parts)
+UNZIP_FACTOR = 20  # ... and at most this many times max_bytes: real Office files unpack 5-20x overall
+MAX_RATIO = 100  # a zip member unpacking more than this many times its packed size is a bomb ...
+RATIO_FLOOR = 1_000_000  # ... when it unpacks to more than this many bytes (a small one cannot hurt)
+MAX_DOCX_XML = 32_000_000  # bytes of DOCX XML: ~550 MB, ~20 s to parse (scaled from 41 MB: 714 MB, 25 s)
+MAX_PDF_PAGES = 2_000  # pages of one PDF
+MAX_TEXT_CHARS = 20_000_000  # characters extracted from one PDF, DOCX or XLSX (tens of thousands of chunks)
 
 
 class DocumentError(Exception):
@@ -47,6 +75,8 @@ def _head(data: bytes) -> str:
 
 
 def load_document(path: Path, max_bytes: int | None = None) -> Document:
+    """The file's pages of text; ``DocumentError`` with the reason if it cannot be ingested. ``max_bytes``
+    caps the size on disk (and, times ``UNZIP_FACTOR``, what a DOCX/XLSX may unpack to). Thread-safe."""
     path = Path(path)
     if not path.exists():
         raise DocumentError("file not found")
@@ -74,6 +104,7 @@ def load_document(path: Path, max_bytes: int | None = None) -> Document:
     elif suffix in (".docx", ".xlsx"):
         if not head.startswith(b"PK\x03\x04"):
             raise DocumentError(f"not a {suffix[1:].upper()} file (not a zip container; starts with {_head(head)})")
+        _check_zip(path, suffix, max_bytes)
         pages = _docx(path) if suffix == ".docx" else _xlsx(path)
         kind = suffix[1:]
     else:
@@ -133,35 +164,91 @@ def _pdf_ends(path: Path) -> bool:
 def _pdf(path: Path) -> list[Page]:
     """The pages' text. A cut-off file is refused as truncated even when MuPDF repairs part of it:
     its missing pages or page contents would otherwise be indexed as empty, or the whole file
-    described as a scan."""
+    described as a scan. PYMUPDF_LOCK is held per call, never across the whole document."""
+    complete = _pdf_ends(path)
+    with PYMUPDF_LOCK:
+        doc = _open_pdf(path, complete)
+        count, repaired = doc.page_count, doc.is_repaired
+    try:
+        pages: list[Page] = []
+        chars = 0
+        for i in range(count):
+            try:
+                with PYMUPDF_LOCK:
+                    text = doc[i].get_text("text")
+            except Exception as e:  # noqa: BLE001
+                raise DocumentError(f"corrupt PDF: page {i + 1} cannot be read ({_short(e)})") from None
+            chars += len(text)
+            if chars > MAX_TEXT_CHARS:
+                raise DocumentError(_too_much_text(f"page {i + 1}"))
+            pages.append(Page(i + 1, text))
+        if repaired and not any(p.text.strip() for p in pages):
+            raise DocumentError("corrupt PDF: damaged (MuPDF repaired it but recovered no text); get a good copy")
+        return pages
+    finally:
+        with PYMUPDF_LOCK:
+            doc.close()
+
+
+def _open_pdf(path: Path, complete: bool):
+    """The opened ``pymupdf.Document``, checked (not truncated, not encrypted, 1 to MAX_PDF_PAGES pages);
+    the caller closes it. The caller holds PYMUPDF_LOCK."""
     import pymupdf
 
     pymupdf.TOOLS.mupdf_display_errors(False)
     pymupdf.TOOLS.mupdf_display_warnings(False)
-    complete = _pdf_ends(path)
     try:
         doc = pymupdf.open(path, filetype="pdf")
     except Exception as e:  # noqa: BLE001 - pymupdf raises several types for damaged files
         raise DocumentError(TRUNCATED_PDF if not complete else f"corrupt PDF ({_short(e)})") from None
-    try:
-        if doc.is_repaired and not complete:
-            raise DocumentError(TRUNCATED_PDF)
-        if doc.needs_pass:
-            raise DocumentError("encrypted PDF (it needs a password); save an unencrypted copy to ingest it")
-        if doc.page_count == 0:
-            raise DocumentError("PDF with no pages")
-        pages = []
-        for i in range(doc.page_count):
-            try:
-                text = doc[i].get_text("text")
-            except Exception as e:  # noqa: BLE001
-                raise DocumentError(f"corrupt PDF: page {i + 1} cannot be read ({_short(e)})") from None
-            pages.append(Page(i + 1, text))
-        if doc.is_repaired and not any(p.text.strip() for p in pages):
-            raise DocumentError("corrupt PDF: damaged (MuPDF repaired it but recovered no text); get a good copy")
-        return pages
-    finally:
+    reason = None
+    if doc.is_repaired and not complete:
+        reason = TRUNCATED_PDF
+    elif doc.needs_pass:
+        reason = "encrypted PDF (it needs a password); save an unencrypted copy to ingest it"
+    elif doc.page_count == 0:
+        reason = "PDF with no pages"
+    elif doc.page_count > MAX_PDF_PAGES:
+        reason = f"too many pages ({doc.page_count:,} > the limit of {MAX_PDF_PAGES:,}); split the PDF to ingest it"
+    if reason:
         doc.close()
+        raise DocumentError(reason)
+    return doc
+
+
+def _too_much_text(where: str = "") -> str:
+    at = f" by {where}" if where else ""
+    return f"too much text (over the limit of {MAX_TEXT_CHARS:,} characters{at}); split the file to ingest it"
+
+
+def _check_zip(path: Path, suffix: str, max_bytes: int | None) -> None:
+    """Refuse a DOCX/XLSX that would unpack to too much, from its zip directory alone (see the module
+    docstring for the limits). A damaged zip is left to the format's own reader to report."""
+    cap = MAX_UNZIPPED if max_bytes is None else min(UNZIP_FACTOR * max_bytes, MAX_UNZIPPED)
+    kind = suffix[1:].upper()
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return
+    total = sum(m.file_size for m in members)
+    if total > cap:
+        raise DocumentError(
+            f"too large when unpacked ({total / 1e6:.1f} MB > the limit of {cap / 1e6:g} MB for a {kind}: "
+            f"{UNZIP_FACTOR}x MMCREW_MAX_FILE_MB, at most {MAX_UNZIPPED / 1e6:g} MB); split it to ingest it"
+        )
+    for m in members:
+        if m.file_size > RATIO_FLOOR and m.file_size > MAX_RATIO * max(m.compress_size, 1):
+            raise DocumentError(
+                f"refused as a likely zip bomb: {m.filename} unpacks {m.compress_size / 1e6:.2f} MB to "
+                f"{m.file_size / 1e6:.1f} MB, over the limit of {MAX_RATIO}x"
+            )
+    xml = sum(m.file_size for m in members if m.filename.endswith((".xml", ".rels")))
+    if suffix == ".docx" and xml > MAX_DOCX_XML:
+        raise DocumentError(
+            f"too much DOCX XML ({xml / 1e6:.1f} MB > the limit of {MAX_DOCX_XML / 1e6:g} MB); "
+            "split it or save it as PDF to ingest it"
+        )
 
 
 def _docx(path: Path) -> list[Page]:
@@ -175,7 +262,10 @@ def _docx(path: Path) -> list[Page]:
     for table in d.tables:
         for row in table.rows:
             lines.append("\t".join(c.text for c in row.cells))
-    return [Page(1, "\n".join(lines))]
+    text = "\n".join(lines)
+    if len(text) > MAX_TEXT_CHARS:
+        raise DocumentError(_too_much_text())
+    return [Page(1, text)]
 
 
 def _xlsx(path: Path) -> list[Page]:
@@ -187,11 +277,15 @@ def _xlsx(path: Path) -> list[Page]:
         raise DocumentError(f"corrupt XLSX ({_short(e)})") from None
     try:
         pages = []
+        chars = 0
         for n, ws in enumerate(wb.worksheets, start=1):
             rows = [f"[sheet {ws.title}]"]
             for row in ws.iter_rows(values_only=True):
                 if any(v is not None for v in row):
                     rows.append("\t".join("" if v is None else str(v) for v in row))
+                    chars += len(rows[-1]) + 1
+                    if chars > MAX_TEXT_CHARS:
+                        raise DocumentError(_too_much_text(f"sheet {ws.title!r}"))
             pages.append(Page(n, "\n".join(rows) if len(rows) > 1 else ""))
         return pages
     finally:

@@ -266,11 +266,9 @@ def _save_documents(server: Server, files: list[UploadFile], replace: bool) -> l
 def _check_document(path: Path, name: str, settings: Any) -> None:
     """Ingestion's own checks (size, type by content, corrupt, encrypted, scanned), as one 400 line."""
     from ..knowledge.loaders import DocumentError, load_document
-    from .pages import PYMUPDF_LOCK
 
-    try:
-        with PYMUPDF_LOCK:
-            load_document(path, max_bytes=int(settings.max_file_mb * 1e6))
+    try:  # the loader holds PyMuPDF's lock page by page, so page images are not held up for a whole file
+        load_document(path, max_bytes=int(settings.max_file_mb * 1e6))
     except DocumentError as e:
         raise InputError(f"{name}: {e}") from None
 

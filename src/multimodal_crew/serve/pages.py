@@ -24,15 +24,16 @@ Highlights are drawn on the rendered pixels (a multiply blend with yellow, like 
 so the text stays black); the PDF is only read, never changed. Every error a user can cause (no such
 file, not a PDF, corrupt, encrypted, no such page) is one ``InputError`` line naming file and page.
 
-PyMuPDF is not thread-safe, so every use of it here holds ``PYMUPDF_LOCK``: concurrent requests get
-their page images one at a time (~60 ms each). The document is opened per call: measured on 30 real
+PyMuPDF is not thread-safe, so every use of it here holds ``PYMUPDF_LOCK``, the one lock that
+``knowledge.loaders`` (ingestion, on the server's queue worker) also holds per page it reads: concurrent
+requests get their page images one at a time (~60 ms each), between the pages an ingest reads. The
+PyMuPDF objects are released inside the lock too (``_render`` returns plain values). The document is opened per call: measured on 30 real
 pages, opening costs under 1 ms of the ~60 ms an image takes (bench/page_render.py), so a cache of
 open documents would buy nothing and would serve a replaced file stale.
 """
 
 from __future__ import annotations
 
-import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,11 +42,11 @@ import numpy as np
 import pymupdf
 
 from multimodal_crew.errors import InputError
+from multimodal_crew.knowledge.loaders import PYMUPDF_LOCK
 from multimodal_crew.knowledge.text import locate
 
 __all__ = ["PageImage", "render_page", "fold", "PYMUPDF_LOCK", "EDGE"]
 
-PYMUPDF_LOCK = threading.RLock()  # PyMuPDF must not be used from two threads at once
 EDGE = 300  # folded characters (a footer, a header) allowed between a quote's part and the page break
 MIN_PART = 2  # folded characters of a page-crossing quote that must be on each page (one stray "a" is no match)
 MAX_QUOTE = 5_000  # characters; a citation quotes a sentence or two, and the search is quadratic at worst
@@ -113,18 +114,23 @@ def render_page(
     with PYMUPDF_LOCK:
         doc = _open(path, page)
         try:
-            pg = doc[page - 1]
-            parts, continues, continued = _find(doc, page - 1, quote, page_text)
-            zoom = min(zoom, (MAX_PIXELS / max(pg.rect.width * pg.rect.height, 1.0)) ** 0.5)
-            pix = pg.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
-            rects = _to_pixels(parts, pg, zoom, pix)
-            _highlight(pix, rects)
-            png = pix.tobytes("png")
+            return _render(doc, page, quote, page_text, zoom)
         except (RuntimeError, ValueError) as e:  # MuPDF errors on a damaged page
             raise InputError(f"cannot show {path.name} page {page}: corrupt PDF page ({_short(e)})") from None
         finally:
             doc.close()
-    return PageImage(png, page, bool(rects), rects, continues, continued, pix.width, pix.height)
+
+
+def _render(doc: pymupdf.Document, page: int, quote: str, page_text: str | None, zoom: float) -> PageImage:
+    """The highlighted image of page ``page`` of the open ``doc``. The caller holds PYMUPDF_LOCK; the
+    page and pixmap are freed when this returns, still inside it."""
+    pg = doc[page - 1]
+    parts, continues, continued = _find(doc, page - 1, quote, page_text)
+    zoom = min(zoom, (MAX_PIXELS / max(pg.rect.width * pg.rect.height, 1.0)) ** 0.5)
+    pix = pg.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
+    rects = _to_pixels(parts, pg, zoom, pix)
+    _highlight(pix, rects)
+    return PageImage(pix.tobytes("png"), page, bool(rects), rects, continues, continued, pix.width, pix.height)
 
 
 def _open(path: Path, page: int) -> pymupdf.Document:
