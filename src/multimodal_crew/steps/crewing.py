@@ -23,14 +23,17 @@ def _requests(llm: Any) -> int:
 
 @contextmanager
 def crew_llm(deps: Deps) -> Iterator[Any]:
-    """The CrewAI LLM of the configured model (never CrewAI's default); the requests the crew makes
-    through it are added to ``deps.model_calls`` (``structured()`` calls are counted already)."""
-    llm = deps.model.llm
-    before = _requests(llm)
+    """The CrewAI LLM of the configured model (never CrewAI's default), behind a relay that stops the crew
+    when the run is cancelled (before the next model call); the requests the crew makes through it are
+    added to ``deps.model_calls`` (``structured()`` calls are counted already)."""
+    from ..models.configured import RunLLM
+
+    relay = RunLLM.for_run(deps)
+    before = _requests(relay.inner)
     try:
-        yield llm
+        yield relay
     finally:
-        deps.add_calls(max(_requests(llm) - before, 0))
+        deps.add_calls(max(_requests(relay.inner) - before, 0))
 
 
 def tools_by_name(names: str, deps: Deps, *, have: tuple[str, ...] = ()) -> list:

@@ -35,14 +35,22 @@ class PingResult(StepOutput):
         return {"text": self.message, "output_dir": self.output_dir, "files": [f"{self.output_dir}/ping.json"]}
 
 
+def _wait(seconds: float, deps: Deps) -> None:
+    """Take ``seconds``, or stop with ``RunCancelled`` as soon as the run is cancelled (a long ping must not
+    hold the run queue after its cancel)."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        deps.cancelled.wait(min(0.5, left))
+        deps.check_cancelled()
+    deps.check_cancelled()
+
+
 @step("ping", "Write ping.json into a new output folder (no model); `seconds` makes it take that long",
       PingStepInputs, "file", tool=False)  # fmt: skip
 def ping(inputs: PingStepInputs, deps: Deps) -> PingResult:
     started = datetime.now(timezone.utc).isoformat()
     with staged(deps.settings, "ping") as out:
-        deadline = time.monotonic() + inputs.seconds
-        while time.monotonic() < deadline:
-            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        _wait(inputs.seconds, deps)
         (out.path / "ping.json").write_text(json.dumps({"message": inputs.message, "started": started}))
         final = out.publish()
     return PingResult(output_dir=str(final), message=inputs.message, started=started)

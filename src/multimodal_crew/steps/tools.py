@@ -5,7 +5,7 @@
 A tool returns its step's output as text for the agent, records every output (``.outputs``,
 so a flow can check afterwards what an agent was actually shown) and every successful call
 (``deps.tool_calls``), and tells the agent of an error (``Error: ...``) so it can correct the
-call instead of the crew dying.
+call instead of the crew dying. In a cancelled run a tool raises ``RunCancelled`` instead of running.
 
 In a YAML flow, an agent of a ``call: crew`` or ``call: agent`` method names its tools by ref;
 the step runs with the flow's deps (``models.configured.current_deps``)::
@@ -21,7 +21,7 @@ from typing import Any
 from crewai.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, PrivateAttr, create_model
 
-from ..errors import MMCrewError
+from ..errors import MMCrewError, RunCancelled
 from .registry import Deps, call_step, get_step
 from .results import StepOutput
 
@@ -38,8 +38,13 @@ class StepTool(BaseTool):
 
     def _run(self, **kwargs: Any) -> str:
         deps = self._deps_now()
+        # a cancelled run runs no more tools. CrewAI hands a tool's exception to the agent as text and
+        # carries on, so what stops the crew is the agent's next model call (models.configured._Relay)
+        deps.check_cancelled()
         try:
             out = call_step(self._step, kwargs, deps)
+        except RunCancelled:
+            raise
         except MMCrewError as e:  # tell the agent, so it can correct the call
             return f"Error: {e}"
         self._outputs.append(out)
