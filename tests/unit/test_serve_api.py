@@ -209,3 +209,42 @@ def test_paging_and_resume_bounds_are_checked(client):
     _wait_final(client, run_id)
     with client.stream("GET", f"/runs/{run_id}/events", headers={"Last-Event-ID": "9" * 40}) as r:
         assert r.status_code == 200 and "event: queued" in "".join(r.iter_text())
+
+
+def test_a_client_that_disconnects_from_its_events_does_not_stop_its_run(state_home):
+    """Real uvicorn on loopback: the client reads one event and drops the connection mid-run."""
+    import httpx
+    import uvicorn
+
+    from tests.fakes import free_port
+
+    gate = threading.Event()
+
+    def slow(flow, inputs, progress, cancelled) -> RunResult:
+        progress("started")
+        assert gate.wait(WAIT)
+        return RunResult(flow=flow, text="finished anyway")
+
+    port = free_port()
+    app = create_app(get_settings(refresh=True), runner=slow, routers=(), hosts=("127.0.0.1",))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + WAIT
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        run_id = httpx.post(f"{base}/runs", json={"flow": "ask", "inputs": {"question": "q"}}).json()["id"]
+        with httpx.stream("GET", f"{base}/runs/{run_id}/events", timeout=WAIT) as r:
+            first = next(line for line in r.iter_lines() if line.startswith("event:"))
+        assert first == "event: queued"  # the stream is closed here, the run still going
+        gate.set()
+        deadline = time.monotonic() + WAIT
+        while (rec := httpx.get(f"{base}/runs/{run_id}").json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert rec["status"] == "ok" and rec["result"]["text"] == "finished anyway"
+    finally:
+        server.should_exit = True
+        thread.join(WAIT)
