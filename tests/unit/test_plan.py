@@ -188,3 +188,8 @@ def test_a_request_no_tool_can_serve_gets_an_explanation_and_nothing_runs(state_
     assert not (state_home / "outputs" / "plan").exists() or not any((state_home / "outputs" / "plan").iterdir())
     with pytest.raises(PlanError, match="no tasks"):
         make_plan("x", TOOLS, ScriptedModel({"tasks": []}), max_retries=0)
+
+
+def test_a_second_value_in_a_numbered_argument_is_told_to_become_a_second_task():
+    problems = _problems(("report_query", {**FEB, "city": "Osaka", "city2": "Lisbon"}))
+    assert "for a second city, write a second report_query task" in " ".join(problems)

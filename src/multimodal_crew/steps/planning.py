@@ -179,7 +179,12 @@ def check_plan(plan: Plan, tools: Sequence[ToolSpec], *, max_tasks: int, roots: 
             continue
         for arg in task.args:
             if arg not in spec.inputs:
-                problems.append(f"task {i}: {spec.name} has no argument {arg!r} (it takes {', '.join(spec.inputs)})")
+                stem = arg.rstrip("0123456789_")
+                again = (f"; for a second {stem}, write a second {spec.name} task and use both outputs as <task-N>"
+                         if stem != arg and stem in spec.inputs else "")  # fmt: skip
+                problems.append(
+                    f"task {i}: {spec.name} has no argument {arg!r} (it takes {', '.join(spec.inputs)}){again}"
+                )
         for arg in spec.required:
             if not str(task.args.get(arg, "")).strip():
                 problems.append(f"task {i}: {spec.name} needs the argument {arg!r}")
