@@ -35,13 +35,13 @@ def test_a_warm_server_answers_with_a_citation_whose_page_shows_the_quote_highli
         docs = {d["file"]: d for d in c.get("/documents").json()}
         assert "harbor_tower_maintenance_contract.pdf" in docs
 
-        question = "How quickly must a technician arrive when someone is trapped in an elevator?"
+        question = "When must the contractor replace the door sensors of elevator B?"
         run_id = c.post("/runs", json={"flow": "ask", "inputs": {"question": question}}).json()["id"]
         with c.stream("GET", f"/runs/{run_id}/events") as r:
             kinds = [line.removeprefix("event: ") for line in r.iter_lines() if line.startswith("event: ")]
         assert kinds[0] == "queued" and "progress" in kinds and kinds[-1] == "status"
         rec = c.get(f"/runs/{run_id}").json()
-        assert rec["status"] == "ok", rec
+        assert rec["status"] == "ok", (rec["result"] or {}).get("reason", rec)
         cite = rec["result"]["citations"][0]
         doc = docs[cite["file"]]
         img = c.get(f"/documents/{doc['doc_id']}/pages/{cite['page']}.png", params={"quote": cite["quote"]})
