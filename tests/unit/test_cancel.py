@@ -5,6 +5,7 @@ each before its next model call; and an uncancelled run is unaffected."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 from typing import Any
@@ -156,6 +157,27 @@ def test_a_tool_of_a_cancelled_run_raises_before_its_step_starts(state_home):
     assert "report_query" not in deps.timings and deps.tool_calls == []
 
 
+def _run_async(coro):
+    """``asyncio.run`` in a thread of its own, in this context: the main thread may already run an event loop
+    (Playwright's sync API keeps one there for the browser tests of the same session)."""
+    ctx = contextvars.copy_context()
+    out: list = []
+
+    def target() -> None:
+        try:
+            out.append(("ok", ctx.run(asyncio.run, coro)))
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            out.append(("err", e))
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    kind, value = out[0]
+    if kind == "err":
+        raise value
+    return value
+
+
 def test_the_configured_llm_checks_cancel_on_call_and_acall_and_counts_only_calls_made(state_home):
     cancel = threading.Event()
     inner = ScriptedToolLLM(model="scripted", script=["hello"])
@@ -163,12 +185,12 @@ def test_the_configured_llm_checks_cancel_on_call_and_acall_and_counts_only_call
     token = CURRENT_DEPS.set(deps)
     try:
         assert LLM.call([{"role": "user", "content": "hi"}]) == "hello"
-        assert asyncio.run(LLM.acall([{"role": "user", "content": "hi"}])) == "hello"
+        assert _run_async(LLM.acall([{"role": "user", "content": "hi"}])) == "hello"
         cancel.set()
         with pytest.raises(RunCancelled):
             LLM.call([{"role": "user", "content": "hi"}])
         with pytest.raises(RunCancelled):
-            asyncio.run(LLM.acall([{"role": "user", "content": "hi"}]))
+            _run_async(LLM.acall([{"role": "user", "content": "hi"}]))
     finally:
         CURRENT_DEPS.reset(token)
     assert len(inner.seen) == 2 and deps.model_calls == 2
