@@ -176,7 +176,9 @@ def needs_documents(site):
         pytest.skip("documents API missing (src/multimodal_crew/serve/documents.py)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(
+    scope="module"
+)  # not session: a live Playwright keeps an event loop running in the main thread, which breaks later sync CrewAI runs
 def browser():
     """Headless Chromium from the Debian package, through Playwright (never its own download)."""
     try:
