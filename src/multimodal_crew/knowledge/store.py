@@ -167,7 +167,7 @@ class KnowledgeStore:
         SQLite keep them unique."""
         dupes = db.execute("SELECT file FROM docs GROUP BY file HAVING COUNT(*) > 1 LIMIT 1").fetchone()
         if dupes:
-            with _transaction(db):
+            with transaction(db):
                 taken = {r[0] for r in db.execute("SELECT file FROM docs")}
                 seen: set[str] = set()
                 for doc_id, path, file in db.execute(
@@ -312,7 +312,7 @@ class KnowledgeStore:
     def commit_doc(self, rec: DocRecord, pages: Iterable[tuple[int, str]], chunks: Sequence[ChunkRecord]) -> None:
         """Make ``rec`` visible and retire whatever document had its path, in one transaction."""
         db = self._db
-        with _transaction(db):
+        with transaction(db):
             old = db.execute("SELECT doc_id FROM docs WHERE path=?", (rec.path,)).fetchone()
             if old and old[0] != rec.doc_id:
                 self._retire(old[0])
@@ -326,7 +326,7 @@ class KnowledgeStore:
             self._bump(db)
 
     def remove_doc(self, doc_id: str) -> None:
-        with _transaction(self._db):
+        with transaction(self._db):
             self._retire(doc_id)
             self._bump(self._db)
 
@@ -358,7 +358,7 @@ class KnowledgeStore:
 
 
 @contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
     """One write transaction (the connection runs in autocommit mode): committed, or rolled back on any error."""
     db.execute("BEGIN IMMEDIATE")
     try:
