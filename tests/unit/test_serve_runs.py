@@ -255,38 +255,6 @@ def test_events_are_numbered_and_read_after_a_seq(store, start):
     assert store.events(run_id, after_seq=len(events)) == []
 
 
-def test_subscribe_streams_events_as_they_come_and_ends_at_the_final_status(store, start):
-    gate = threading.Event()
-    manager = start(FakeRunner(gate=gate))
-    run_id = manager.submit("ask", {"i": 1})
-    seen: list = []
-    reader = threading.Thread(target=lambda: seen.extend(manager.subscribe(run_id)))
-    reader.start()
-    time.sleep(0.1)
-    assert not seen or not seen[-1].final  # still streaming while the run waits at its gate
-    gate.set()
-    reader.join(WAIT)
-    assert not reader.is_alive() and seen[-1].final and seen[-1].data["status"] == "ok"
-    assert [e.seq for e in seen] == [e.seq for e in store.events(run_id)]
-    assert list(manager.subscribe(run_id, after_seq=seen[-1].seq)) == []  # a reconnect after the end
-    assert [e.seq for e in manager.subscribe(run_id, after_seq=2)] == [e.seq for e in seen[2:]]
-    with pytest.raises(RunNotFoundError):
-        manager.subscribe("0" * 32)
-
-
-def test_a_subscriber_that_goes_away_does_not_affect_the_run(store, start):
-    gate = threading.Event()
-    manager = start(FakeRunner(gate=gate))
-    run_id = manager.submit("ask", {})
-    stream = manager.subscribe(run_id, heartbeat=0.05)
-    assert next(stream).kind == "queued"
-    beats = [next(stream) for _ in range(4)]
-    assert None in beats  # keep-alives while nothing happens
-    stream.close()  # the client disconnected
-    gate.set()
-    assert manager.wait(run_id, WAIT).status == "ok"
-
-
 def test_progress_after_the_end_of_a_run_is_dropped(store, start):
     kept = []
 

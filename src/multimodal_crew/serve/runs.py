@@ -6,8 +6,7 @@ order; each run and its events are rows of a :class:`~.run_store.RunStore` (``se
     store = RunStore(default_path(settings))
     manager = RunManager(store, runner, validate=check_inputs)
     run_id = manager.submit("ask", {"question": "..."})   # returns at once; a `queued` event exists
-    for event in manager.subscribe(run_id):               # ends with the final `status` event
-        print(event.kind, event.message)
+    manager.wait(run_id)                                  # the record once the run has ended
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from ..errors import InputError, MMCrewError
 from ..steps.results import RunResult
@@ -121,31 +120,6 @@ class RunManager:
                     return rec
                 self._cond.wait(left)
 
-    def wait_events(self, run_id: str, after_seq: int = 0, timeout: float | None = None) -> list[RunEvent]:
-        """The events after ``after_seq``, waiting up to ``timeout`` for one to come; [] when the time
-        is up or the run has ended with no event after ``after_seq`` (an async server can call this
-        in a worker thread)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while True:
-                events = self.store.events(run_id, after_seq)
-                if events:
-                    return events
-                left = self._left(deadline)
-                if left <= 0 or self.store.get(run_id).status in FINAL:
-                    return []
-                self._cond.wait(left)
-
-    def subscribe(
-        self, run_id: str, after_seq: int = 0, *, heartbeat: float | None = None
-    ) -> Iterator[RunEvent | None]:
-        """The run's events after ``after_seq`` as they come, ending with its final ``status`` event.
-        With ``heartbeat``, also yields None after that many quiet seconds (an SSE keep-alive, which is
-        how a server notices a client has gone). A client that stops reading does not affect the run.
-        An unknown id raises RunNotFoundError here, before the first event."""
-        self.store.get(run_id)
-        return self._follow(run_id, after_seq, heartbeat)
-
     def close(self, cancel_running: bool = False, timeout: float | None = None) -> bool:
         """Take no more runs; queued runs become ``interrupted``; the running one finishes, or is
         cancelled with ``cancel_running``. True when the worker has stopped within ``timeout``."""
@@ -233,21 +207,6 @@ class RunManager:
             finally:
                 self._current = None
                 self._cond.notify_all()
-
-    def _follow(self, run_id: str, seq: int, heartbeat: float | None) -> Iterator[RunEvent | None]:
-        while True:
-            events = self.wait_events(run_id, seq, heartbeat)
-            if not events:
-                if self.store.get(run_id).status in FINAL and not self.store.events(run_id, seq):
-                    return
-                if heartbeat is not None:
-                    yield None
-                continue
-            for event in events:
-                yield event
-                if event.final:
-                    return
-            seq = events[-1].seq
 
     def _announce_positions(self, start: int = 0) -> None:
         """A ``position`` event for each queued run from index ``start`` on (the queue moved)."""
