@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     server_token: str = Field(
         "", description="mmcrew serve: the token every request must carry (required on a non-loopback host)"
     )
+    serve_keep_days: float = Field(
+        30.0,
+        ge=0,
+        description="mmcrew serve: runs that ended longer ago than this (their events, and uploaded images no kept "
+        "run names) are deleted at start and daily; 0 keeps everything",
+    )
     plan_max_tools: int = Field(
         30,
         ge=1,

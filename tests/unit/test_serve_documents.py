@@ -341,6 +341,69 @@ def test_see_checks_the_image_keeps_it_under_outputs_and_queues_a_see_run(env):
     assert sorted(p.name for p in uploads.iterdir()) == [image.name]  # nothing of the refused uploads remains
 
 
+def test_images_keeps_an_upload_that_a_run_may_name_and_runs_may_name_no_other_path(env):
+    seen: list[tuple[str, dict]] = []
+
+    def runner(flow, inputs, progress, cancelled):
+        seen.append((flow, inputs))
+        return RunResult(flow=flow, text="ok")
+
+    outside = env.knowledge / "secret.png"
+    outside.write_bytes(png())
+    with TestClient(create_app(env.settings, runner=runner, retriever=env.retriever)) as client:
+        r = client.post("/images", files={"image": ("photo.png", png((1, 2, 3)), "image/png")})
+        assert r.status_code == 201, r.text
+        kept = r.json()
+        assert Path(kept["image"]).parent == env.settings.outputs_path / "uploads"
+        assert kept["format"] == "png" and kept["bytes"] == Path(kept["image"]).stat().st_size
+        again = client.post("/images", files={"image": ("same.png", png((1, 2, 3)), "image/png")}).json()
+        assert again["image"] == kept["image"]  # the same image is kept once
+        run = client.post(
+            "/runs", json={"flow": "route", "inputs": {"request": "what is this?", "images": [kept["image"]]}}
+        )
+        assert run.status_code == 202, run.text
+        assert wait(client, run.json()["id"])["status"] == "ok"
+        for bad in (str(outside), "../knowledge/secret.png", "/etc/passwd", f"{kept['image']},/etc/hosts"):
+            refused = client.post("/runs", json={"flow": "route", "inputs": {"request": "x", "images": bad.split(",")}})
+            assert (
+                refused.status_code == 400
+                and "must be one uploaded to this server (POST /images)" in refused.json()["error"]
+            ), bad
+        broken = client.post("/images", files={"image": ("x.png", b"not an image at all", "image/png")})
+        assert broken.status_code == 400 and "x.png is not an image" in broken.json()["error"]
+        assert client.post("/images", data={"question": "no file"}).status_code == 400
+    assert [(f, i["images"]) for f, i in seen] == [("route", [kept["image"]])]
+    assert sorted(p.name for p in (env.settings.outputs_path / "uploads").iterdir()) == [Path(kept["image"]).name]
+
+
+def test_runs_and_uploads_older_than_keep_days_are_pruned_but_never_open_runs_or_images_a_run_names(env):
+    import os
+
+    from multimodal_crew.serve.app import prune
+
+    with TestClient(create_app(env.settings, runner=lambda f, i, p, c: RunResult(flow=f, text="ok"))) as client:
+        server = client.app.state.server
+        store = server.store
+        named = client.post("/images", files={"image": ("a.png", png((9, 9, 9)), "image/png")}).json()["image"]
+        loose = client.post("/images", files={"image": ("b.png", png((8, 8, 8)), "image/png")}).json()["image"]
+        old = client.post("/runs", json={"flow": "route", "inputs": {"request": "x", "images": [named]}}).json()["id"]
+        wait(client, old)
+        waiting = store.create("ping", {})  # never started: still queued, so never pruned
+        day = 86400
+        for path in (named, loose):
+            os.utime(path, (time.time() - 40 * day,) * 2)
+        assert env.settings.serve_keep_days == 30
+        # 10 days on, nothing is old enough
+        assert prune(server, now=time.time() + 10 * day) == {"runs": 0, "images": 1}  # b.png: 50 days, unnamed
+        assert Path(named).exists() and not Path(loose).exists()
+        # 31 days on: the finished run and its events go; then its image is named by no run and goes too
+        assert prune(server, now=time.time() + 31 * day) == {"runs": 1, "images": 1}
+        assert client.get(f"/runs/{old}").status_code == 404 and store.events(old) == []
+        assert store.get(waiting.id).status == "queued" and not Path(named).exists()
+        env.settings.serve_keep_days = 0  # keep everything
+        assert prune(server, now=time.time() + 1000 * day) == {"runs": 0, "images": 0}
+
+
 # -- schedules ------------------------------------------------------------------------------------------
 def test_schedules_and_their_history(sched_config, env):
     from multimodal_crew.schedule.history import History

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +30,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import (
@@ -43,9 +45,12 @@ from ..errors import (
     _one_line,
 )
 from ..steps.results import RunResult
+from .run_store import error_line
 from .runs import RunManager, RunManagerClosedError, RunRecord, RunStore, default_path
 
-__all__ = ["Server", "create_app", "flow_schema"]
+log = logging.getLogger(__name__)
+
+__all__ = ["Server", "create_app", "flow_schema", "prune"]
 
 
 @dataclass
@@ -88,8 +93,8 @@ def _validator(settings: Any) -> Callable[[str, dict], dict]:
     return validate
 
 
-# inputs that name image files: over HTTP they may only name images uploaded to this server (POST /see
-# keeps them under outputs/uploads/), never another path on it
+# inputs that name image files: over HTTP they may only name images uploaded to this server (POST /images
+# and POST /see keep them under outputs/uploads/), never another path on it
 _IMAGE_INPUTS = ("image", "images")
 
 
@@ -104,7 +109,7 @@ def _uploaded_only(settings: Any, inputs: dict) -> None:
                 root
             ):
                 raise InputError(
-                    f"{key}: over HTTP an image must be one uploaded to this server (POST /see); {item[:80]!r} is not"
+                    f"{key}: over HTTP an image must be one uploaded to this server (POST /images); {item[:80]!r} is not"
                 )
 
 
@@ -152,9 +157,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     """A bug, not a request's fault: logged with its traceback, answered as one line."""
-    import logging
-
-    logging.getLogger(__name__).exception("unexpected error on %s %s", request.method, request.url.path)
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
     return JSONResponse({"error": f"internal error: {type(exc).__name__}: {_one_line(str(exc), 200)}"},
                         status_code=500)  # fmt: skip
 
@@ -295,6 +298,25 @@ def _token_guard(app: FastAPI, token: str) -> None:
         return await call_next(request)
 
 
+def prune(server: Server, now: float | None = None) -> dict[str, int]:
+    """Deletes runs that ended more than ``MMCREW_SERVE_KEEP_DAYS`` ago, their events, and the uploaded images
+    no kept run names. A failure is logged, never raised: the server goes on."""
+    from .images import prune_uploads
+
+    days = server.settings.serve_keep_days
+    if days <= 0:
+        return {"runs": 0, "images": 0}
+    before = (now if now is not None else time.time()) - days * 86400
+    try:
+        out = {"runs": server.store.prune(before), "images": prune_uploads(server.settings, server.store, before)}
+    except Exception as e:  # noqa: BLE001 - housekeeping must not stop the server
+        log.warning("pruning old runs failed: %s", error_line(e))
+        return {"runs": 0, "images": 0}
+    if any(out.values()):
+        log.info("deleted %d runs and %d uploaded images older than %g days", out["runs"], out["images"], days)
+    return out
+
+
 def create_app(
     settings: Any = None,
     *,
@@ -319,7 +341,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
+        async def daily() -> None:
+            while True:
+                await run_in_threadpool(prune, server)
+                await asyncio.sleep(86400)
+
+        task = asyncio.create_task(daily()) if settings.serve_keep_days > 0 else None
         yield
+        if task:
+            task.cancel()
         server.manager.close(cancel_running=True, timeout=10)
         store.close()
 

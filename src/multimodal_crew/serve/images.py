@@ -1,5 +1,9 @@
-"""Image questions over HTTP: ``POST /see`` (multipart ``image``, ``question``, ``choices``..., ``mode``,
-``context``) -> 202 {run, events}, a ``see`` run queued like any other.
+"""Images over HTTP.
+
+* ``POST /see`` (multipart ``image``, ``question``, ``choices``..., ``mode``, ``context``) -> 202 {run, events},
+  a ``see`` run queued like any other.
+* ``POST /images`` (multipart ``image``) -> 201 {image, sha256, format, bytes}: the image kept for a later run;
+  ``image``/``images`` inputs of ``POST /runs`` (the router, a plan) may name only such images.
 
 The image is checked by the function ``see`` uses (``load_image``) and kept under
 ``outputs/uploads/<sha256>.<format>`` (the same image is one file), never in the knowledge folder.
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -67,6 +72,33 @@ async def see_image(request: Request) -> RunQueued:
     return RunQueued(run=run_id, events=f"/runs/{run_id}/events")
 
 
+class ImageKept(BaseModel):
+    image: str = Field(..., description="the path to give as `image` (or in `images`) of POST /runs")
+    sha256: str
+    format: str
+    bytes: int
+
+
+@router.post("/images", response_model=ImageKept, status_code=201, tags=["images"],
+             openapi_extra=_multipart({"image": _IMAGE["image"]}, ["image"]))  # fmt: skip
+async def keep_image(request: Request) -> ImageKept:
+    """Check an uploaded image as ``see`` does and keep it under outputs/uploads/ for a later run (the router's or
+    a plan's ``image``); the same image is kept once."""
+    from ..vision.images import MAX_BYTES
+
+    server = server_of(request)
+    form = await _form(request, MAX_BYTES + _OVERHEAD, f"the image limit ({MAX_BYTES / 2**20:.0f} MiB)")
+    try:
+        image = form.get("image")
+        if not isinstance(image, UploadFile):
+            raise InputError("no image in the upload: send it as a form field named `image`")
+        path, _ = await run_in_threadpool(_save_image, server.settings, image)
+    finally:
+        await form.close()
+    fmt = path.suffix.lstrip(".")
+    return ImageKept(image=str(path), sha256=file_sha256(path), format=fmt, bytes=path.stat().st_size)
+
+
 def _save_image(settings: Any, upload: UploadFile) -> tuple[Path, bool]:
     """The checked image under ``outputs/uploads/<sha256>.<format>`` (the same image: the same file), and
     whether this upload created it. Never in the knowledge folder."""
@@ -91,3 +123,17 @@ def _save_image(settings: Any, upload: UploadFile) -> tuple[Path, bool]:
         return final, created
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def prune_uploads(settings: Any, store: Any, before: float) -> int:
+    """Deletes the uploaded images older than ``before`` that no kept run names; the number deleted."""
+    folder = settings.outputs_path / "uploads"
+    gone = 0
+    for path in folder.glob("*") if folder.is_dir() else ():
+        try:
+            if path.is_file() and path.stat().st_mtime < before and not store.names(path.name):
+                path.unlink()
+                gone += 1
+        except OSError:  # gone meanwhile, or not ours to delete: kept, tried again next time
+            continue
+    return gone

@@ -202,6 +202,30 @@ class RunStore:
             data = {"status": status, "final": final}
             return self._insert_event(run_id, "status", message or status, data)
 
+    def prune(self, before: float) -> int:
+        """Deletes the runs that ended before ``before`` (a ``time.time()``) and their events; the number deleted.
+        Runs still queued or running are never deleted."""
+        done = tuple(FINAL)
+        marks = ",".join("?" * len(done))
+        with self._lock, transaction(self._db):
+            ids = [r[0] for r in self._db.execute(
+                f"SELECT id FROM runs WHERE status IN ({marks}) AND COALESCE(finished, created) < ?", (*done, before)
+            )]  # fmt: skip
+            for k in range(0, len(ids), 500):
+                chunk = ids[k : k + 500]
+                q = ",".join("?" * len(chunk))
+                self._db.execute(f"DELETE FROM events WHERE run_id IN ({q})", chunk)
+                self._db.execute(f"DELETE FROM runs WHERE id IN ({q})", chunk)
+        return len(ids)
+
+    def names(self, text: str) -> bool:
+        """Whether the inputs of any kept run contain ``text`` (a file name)."""
+        with self._lock:
+            return (
+                self._db.execute("SELECT 1 FROM runs WHERE instr(inputs, ?) > 0 LIMIT 1", (text,)).fetchone()
+                is not None
+            )
+
     # -- reads ----------------------------------------------------------------------------
     def get(self, run_id: str) -> RunRecord:
         with self._lock:
