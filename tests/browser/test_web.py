@@ -131,6 +131,17 @@ def test_the_do_box_sends_the_request_to_the_router(tab, site):
                                               "route": "", "dry_run": False})  # fmt: skip
 
 
+def test_images_given_to_the_do_box_are_uploaded_first_and_the_run_names_them(tab, site):
+    page = tab.open("/#do")
+    page.fill("#do-q", "What does this table say about Alice Moore?")
+    page.set_input_files("#do-images", str(IMAGE))
+    page.click("#do-form button[type=submit]")
+    page.wait_for_selector("#do-run .status[data-status=ok]")
+    flow, inputs = site.runner.seen[-1]
+    (kept,) = inputs["images"]
+    assert flow == "route" and Path(kept).parent.name == "uploads" and Path(kept).read_bytes() == IMAGE.read_bytes()
+
+
 # ---------------------------------------------------------------- documents and images
 
 

@@ -8,6 +8,7 @@ const I18N = {
     "tab.images": "Images", "tab.flows": "Reports", "tab.runs": "Runs", "tab.schedules": "Schedules",
     "ask.label": "A question about your documents", "ask.go": "Ask",
     "do.label": "What do you want done? The router picks the flow.", "do.go": "Do it",
+    "do.images": "Images that come with it (optional)",
     "docs.label": "Files to add (PDF, Word, Excel, text)", "docs.upload": "Upload", "docs.list": "In the index",
     "docs.delete": "Delete", "docs.deleteOf": "Delete {file}", "docs.confirm": "Remove {file} from the index?",
     "docs.none": "No documents yet.", "docs.meta": "{kind} · {pages} pages · {chunks} chunks · {size}",
@@ -30,7 +31,7 @@ const I18N = {
   zh: {
     skip: "跳到内容", nav: "栏目", "tab.ask": "提问", "tab.do": "办事", "tab.docs": "文档", "tab.images": "图片",
     "tab.flows": "报告", "tab.runs": "运行记录", "tab.schedules": "定时任务",
-    "ask.label": "关于文档的问题", "ask.go": "提问", "do.label": "想做什么？由路由选择流程。", "do.go": "执行",
+    "ask.label": "关于文档的问题", "ask.go": "提问", "do.label": "想做什么？由路由选择流程。", "do.go": "执行", "do.images": "附带的图片（可选）",
     "docs.label": "要添加的文件（PDF、Word、Excel、文本）", "docs.upload": "上传", "docs.list": "已索引",
     "docs.delete": "删除", "docs.deleteOf": "删除 {file}", "docs.confirm": "从索引中删除 {file}？",
     "docs.none": "还没有文档。", "docs.meta": "{kind} · {pages} 页 · {chunks} 段 · {size}", "docs.failed": "未添加",
@@ -292,7 +293,15 @@ async function startRun(flow, inputs, out) {
 }
 
 onSubmit("ask-form", $("ask-run"), () => startRun("ask", { question: $("ask-q").value.trim() }, $("ask-run")));
-onSubmit("do-form", $("do-run"), () => startRun("route", { request: $("do-q").value.trim() }, $("do-run")));
+onSubmit("do-form", $("do-run"), async () => {
+  const images = []; // each image is uploaded and checked first (POST /images); the run names what the server kept
+  for (const f of $("do-images").files) {
+    const body = new FormData();
+    body.append("image", f, f.name);
+    images.push((await api("/images", { method: "POST", body })).image);
+  }
+  await startRun("route", { request: $("do-q").value.trim(), images }, $("do-run"));
+});
 
 onSubmit("docs-form", $("docs-run"), async (form) => {
   const body = new FormData();
