@@ -296,9 +296,10 @@ def test_pdf_reading_holds_the_lock_for_every_pymupdf_call_and_releases_it_betwe
     monkeypatch.setattr(pymupdf.Document, "close", spy("close", pymupdf.Document.close))
     doc = load_document(CONTRACT)
     assert len(doc.pages) == 8
-    assert [c[0] for c in calls] == ["open"] + ["get_text"] * 8 + ["close"]
+    assert [c[0] for c in calls] == ["open"] + ["get_text"] * 16 + ["close"]  # text and words per page
     assert all(held and depth == 1 for _, held, depth, _ in calls)  # held, and not around the whole document
-    assert [taken for *_, taken in calls] == list(range(1, 11))  # taken afresh for every page
+    # taken once to open, afresh for every page (its text and words together), once to close
+    assert [taken for *_, taken in calls] == [1] + [t for k in range(2, 10) for t in (k, k)] + [10]
     assert lock.owner is None and lock.depth == 0
 
 

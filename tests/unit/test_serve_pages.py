@@ -377,3 +377,36 @@ def test_a_bad_zoom_is_refused(zoom):
 def test_an_overlong_quote_is_refused():
     with pytest.raises(InputError, match="longer than"):
         render_page(CONTRACT, 1, "word " * 2000)
+
+
+@needs_rag
+def test_a_quoted_table_row_highlights_its_label_and_its_values_on_the_labels_line():
+    row = (
+        "Net sales: Services | Three Months Ended December 31, 2022: 20,766 | Three Months Ended December 25, "
+        "2021: 19,516"
+    )
+    img = render_page(AAPL, 4, row, zoom=1.0)
+    assert img.found and len(img.rects) >= 3
+    label, *values = img.rects[-3:]
+    centre = (label[1] + label[3]) / 2
+    assert all(v[1] <= centre <= v[3] for v in values)  # the values of this row, not another's 20,766
+    assert values[0][0] > label[2] + 200 and values[1][0] > values[0][2]  # in the columns, left to right
+    with pymupdf.open(AAPL) as doc:
+        words = doc[3].get_text("words")
+    got = {w[4] for w in words if any(_inside(w, r) for r in img.rects)}
+    assert {"Services", "20,766", "19,516"} <= got and "117,154" not in got
+
+
+def _inside(word, rect, slack: float = 1.0) -> bool:
+    cx, cy = (word[0] + word[2]) / 2, (word[1] + word[3]) / 2
+    return rect[0] - slack <= cx <= rect[2] + slack and rect[1] - slack <= cy <= rect[3] + slack
+
+
+@needs_rag
+def test_a_row_label_that_occurs_twice_is_highlighted_where_its_values_are():
+    row = "Cost of sales: Services | Three Months Ended December 31, 2022: 6,057 | Three Months Ended December 25, 2021: 5,393"
+    img = render_page(AAPL, 4, row, zoom=1.0)
+    with pymupdf.open(AAPL) as doc:
+        words = doc[3].get_text("words")
+    got = [w[4] for w in words if any(_inside(w, r) for r in img.rects)]
+    assert got == ["Services", "6,057", "5,393"]

@@ -8,6 +8,10 @@ Every failure is a ``DocumentError`` whose message is the reason, in words a use
 can act on: corrupt, truncated, encrypted, empty, scanned (no text layer), not what
 its name says, too large, not UTF-8. Ingestion reports it and goes on with the next file.
 
+A PDF page's text is PyMuPDF's, followed by its table rows (``knowledge.tables``: each row with its
+label and its column headers, which the plain text puts lines apart), so a row can be found, quoted and
+checked like a sentence.
+
 Pages are 1-based. Formats without pages (TXT, MD, CSV, JSON, DOCX) are one page;
 an XLSX workbook has one page per sheet.
 
@@ -35,6 +39,8 @@ import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from .tables import rows_block
 
 __all__ = ["Page", "Document", "DocumentError", "load_document", "SUPPORTED_SUFFIXES", "PYMUPDF_LOCK"]
 
@@ -175,7 +181,9 @@ def _pdf(path: Path) -> list[Page]:
         for i in range(count):
             try:
                 with PYMUPDF_LOCK:
-                    text = doc[i].get_text("text")
+                    page = doc[i]
+                    text, words = page.get_text("text"), page.get_text("words")
+                text += rows_block(words)  # its table rows, each with its label and column headers
             except Exception as e:  # noqa: BLE001
                 raise DocumentError(f"corrupt PDF: page {i + 1} cannot be read ({_short(e)})") from None
             chars += len(text)

@@ -16,6 +16,10 @@ quote ``ask`` verified against a page's text is always found on that page's imag
 the same characters as ``page.get_text("text")``, the text the knowledge store keeps. CJK text needs
 no word boundaries either.
 
+A table row quoted as ``knowledge.tables`` writes it (``label | header: value | ...``, kept after the page's
+text) is not a run of the page's text: its label and each of its values, on the label's line, are
+highlighted instead.
+
 A quote that crosses a page break is split where a line at the end of one page meets a line at the
 start of the next (a running footer or header of up to ``EDGE`` characters may sit between). Each page highlights its
 part; ``continues`` and ``continued`` say that there is more on the next or previous page.
@@ -196,6 +200,10 @@ def _find(doc: pymupdf.Document, index: int, quote: str, page_text: str | None) 
     at = _occurrence(here.text, q, page_text, quote)
     if at >= 0:
         return _merge(here, at, at + len(q)), False, False
+    if " | " in quote:  # a table row (knowledge.tables): its label and its values, on one line of the page
+        rects = _row(here, quote)
+        if rects:
+            return rects, False, False
     if index + 1 < doc.page_count:
         split = _split(here, _stream(doc[index + 1]), q)
         if split:
@@ -207,6 +215,36 @@ def _find(doc: pymupdf.Document, index: int, quote: str, page_text: str | None) 
             _, start, cut = split
             return _merge(here, start, start + len(q) - cut), False, True
     return [], False, False
+
+
+def _row(s: _Stream, quote: str) -> list[Rect]:
+    """The boxes of a table row's label and of each of its values (``label | header: value | ...``, as
+    ``knowledge.tables`` writes rows). Of the label's occurrences, the one with the most of the row's values
+    beside it on its line is taken (a ``Services`` under net sales, not the one under cost of sales).
+    [] when the label is not on the page."""
+    label, *cells = quote.split(" | ")
+    values = [v for v in (fold(c.rsplit(": ", 1)[-1]) for c in cells) if v]
+    best: tuple[int, list[Rect]] = (-1, [])
+    for name in dict.fromkeys((label, label.rsplit(": ", 1)[-1])):  # the section ("Net sales:") may be lines above
+        q = fold(name)
+        at = s.text.find(q) if q else -1
+        while at >= 0:
+            rects = _merge(s, at, at + len(q))
+            top, bottom = rects[-1][1], rects[-1][3]
+            found = 0
+            for v in values:
+                k = s.text.find(v, at + len(q))
+                while k >= 0:
+                    box = s.boxes[k]
+                    if abs((box[1] + box[3]) / 2 - (top + bottom) / 2) <= (bottom - top) / 2:
+                        rects += _merge(s, k, k + len(v))
+                        found += 1
+                        break
+                    k = s.text.find(v, k + 1)
+            if found > best[0]:
+                best = (found, rects)
+            at = s.text.find(q, at + 1)
+    return best[1]
 
 
 def _occurrence(stream: str, q: str, page_text: str | None, quote: str) -> int:
