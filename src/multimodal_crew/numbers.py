@@ -16,7 +16,7 @@ import itertools
 import re
 from collections.abc import Iterable
 
-__all__ = ["NUMBER", "unsupported_numbers", "derived_values"]
+__all__ = ["NUMBER", "derived_values", "number_values", "unsupported_numbers"]
 
 # 1,234,567 | 1234.5 | .5 ; a leading minus only when not part of a date or range like 2024-01-31
 NUMBER = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?![\w])")
@@ -48,6 +48,18 @@ def unsupported_numbers(text: str, allowed: Iterable[float]) -> list[str]:
     allowed = list(allowed)
     allowed_abs = allowed + [abs(a) for a in allowed]
     return [tok for tok in _candidates(text) if not _matches(tok.lstrip("-"), allowed_abs)]
+
+
+def number_values(text: str) -> set[float]:
+    """The values of the numbers written in ``text`` (``(1,234)`` and ``1,234`` both give 1234.0), with
+    the whole numbers 0 to 10, which an answer may count with on its own ("2 options")."""
+    out = {float(k) for k in range(11)}
+    for tok in _candidates(text):
+        try:
+            out.add(float(tok.replace(",", "")))
+        except ValueError:
+            continue
+    return out
 
 
 def derived_values(values: dict[str, float], totals: Iterable[float]) -> set[float]:

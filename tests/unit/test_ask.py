@@ -17,7 +17,7 @@ def ask(retriever, model, question="When must the contractor replace the elevato
 
 GOOD = {
     "citations": [
-        {"file": "contract.pdf", "page": 2, "quote": "The contractor must replace the door sensors of elevator B"}
+        {"file": "contract.pdf", "page": 2, "quote": "The contractor must replace the door sensors of elevator B within 30 days of the inspection."}
     ],
     "answer": "Within 30 days of the inspection.",
     "abstained": False,
@@ -43,6 +43,17 @@ def test_an_invented_quote_is_fed_back_then_corrected(retriever):
     feedback = model.requests[1][0][-1]["content"]
     assert "does not occur on contract.pdf page 2" in feedback
     assert "closest sentence on that page" in feedback and "door sensors of elevator B" in feedback
+
+
+def test_a_number_in_the_answer_that_no_quote_holds_is_fed_back_then_corrected(retriever):
+    bad = {**GOOD, "answer": "Within 45 days of the inspection on 3 March."}
+    model = ScriptedModel(bad, GOOD)
+    r = ask(retriever, model)
+    assert not r.abstained and r.attempts == 2 and r.answer == GOOD["answer"]
+    assert "the answer's number 45 is in none of the quotes" in model.requests[1][0][-1]["content"]
+    # numbers the question gives, and small counts, need no quote
+    counted = {**GOOD, "answer": "2 steps: within 30 days of the inspection of elevator B."}
+    assert not ask(retriever, ScriptedModel(counted)).abstained
 
 
 def test_no_valid_citation_after_all_attempts_becomes_an_abstention(retriever):
