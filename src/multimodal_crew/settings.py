@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     embedder: str = Field(
         "embedded", description="`embedded` (all-MiniLM-L6-v2 on CPU, offline) or `ollama/<embedding model>`"
     )
+    embedder_backend: Literal["torch", "onnx"] = Field(
+        "onnx",
+        description="what runs the embedded embedder: `onnx` (ONNX Runtime; exported once from the pinned weights and "
+        "checked against torch) or `torch` (sentence-transformers); the same vectors, the same index",
+    )
     chunk_size: int = Field(1000, ge=200, le=8000, description="characters per chunk")
     chunk_overlap: int = Field(
         150, ge=0, description="characters shared by neighbouring chunks (less than half of MMCREW_CHUNK_SIZE)"
