@@ -1,13 +1,17 @@
 """``mmcrew eval rag``: retrieval, citations and abstention of the ``ask`` flow.
 
-Each dataset line is ``{"question": ..., "citations": [{"file": ..., "page_1based": N}]}``;
-a line without citations is a question the documents cannot answer.
+Each dataset line is ``{"question": ..., "citations": [{"file": ..., "page_1based": N}], "facts": [...],
+"kind": ...}`` (``facts`` and ``kind`` optional); a line without citations is a question the documents
+cannot answer.
 
 Reported:
 
 * ``gold_in_top5``: a gold (file, page) among the top-5 passages retrieved for the question as asked;
 * ``gold_in_passages``: a gold page among the passages the flow gave the model (its own query);
 * ``gold_cited``: a gold page among the answer's citations (answerable only);
+* ``facts``: every fact of the line is in the answer (answerable lines with facts; numbers compared
+  without ``$``, spaces and parentheses, text case-folded); ``right``: gold page cited and facts;
+* ``by_kind``: gold_cited / facts / false_abstain per ``kind`` (table, narrative, ...);
 * ``quotes_verified``: share of all citations whose quote occurs on the cited page (must be 100%);
 * ``abstain_unanswerable`` and ``false_abstain``: abstentions on each kind of question;
 * latency p50/p95 of retrieval alone and of the whole ask.
@@ -23,7 +27,7 @@ from typing import Any
 from ..errors import MMCrewError
 from .stats import p50_p95, read_jsonl
 
-__all__ = ["load_questions", "run_eval", "summarise"]
+__all__ = ["has_fact", "load_questions", "run_eval", "summarise"]
 
 
 def load_questions(path: Path) -> list[dict]:
@@ -34,6 +38,8 @@ def load_questions(path: Path) -> list[dict]:
             "gold": gold,
             "answerable": bool(gold),
             "source": Path(path).name,
+            "facts": [str(f) for f in it.get("facts") or []],
+            "kind": str(it.get("kind") or ("answerable" if gold else "unanswerable")),
         }
 
     return read_jsonl(path, item)
@@ -63,6 +69,8 @@ def run_eval(
         row = {
             "question": it["question"],
             "answerable": it["answerable"],
+            "kind": it.get("kind", ""),
+            "facts": it.get("facts", []),
             "gold": sorted(gold),
             "top5": [(h.file, h.page) for h in hits],
             "gold_in_top5": bool(gold & {(h.file, h.page) for h in hits}) if gold else None,
@@ -92,8 +100,20 @@ def run_eval(
             row["gold_cited"] = bool(gold & {(c["file"], c["page"]) for c in cites}) if gold else None
             # what the flow itself retrieved (its query may be a translation of the question)
             row["gold_in_passages"] = bool(gold & {tuple(p) for p in row["passages"]}) if gold else None
+            facts = row["facts"]
+            row["facts_ok"] = all(has_fact(row["answer"], f) for f in facts) if gold and facts else None
         rows.append(row)
     return {"rows": rows, "summary": summarise(rows, retrieval_only)}
+
+
+def _plain(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch not in "$ ()\u00a0")
+
+
+def has_fact(answer: str, fact: str) -> bool:
+    """``fact`` occurs in ``answer``, ignoring case, ``$``, spaces and parentheses (``$(2,028)`` is found in
+    "a loss of 2,028"; ``2,028`` is not found in "2.0 billion")."""
+    return _plain(fact) in _plain(answer)
 
 
 def _share(xs: list[bool]) -> dict:
@@ -122,4 +142,18 @@ def summarise(rows: list[dict], retrieval_only: bool = False) -> dict[str, Any]:
         failed=sum(1 for r in rows if r["error"]),
         ask_s=p50_p95(asks),
     )
+    with_facts = [r for r in ans if r.get("facts_ok") is not None]
+    if with_facts:
+        out["facts"] = _share([r["facts_ok"] for r in with_facts])
+        out["right"] = _share([bool(r["gold_cited"] and r["facts_ok"]) for r in with_facts])
+    kinds = sorted({r.get("kind", "") for r in ans} - {""})
+    if len(kinds) > 1:
+        out["by_kind"] = {
+            k: {
+                "gold_cited": _share([r["gold_cited"] for r in ans if r.get("kind") == k]),
+                "facts": _share([r["facts_ok"] for r in ans if r.get("kind") == k and r.get("facts_ok") is not None]),
+                "false_abstain": _share([r["abstained"] is True for r in ans if r.get("kind") == k]),
+            }
+            for k in kinds
+        }
     return out
