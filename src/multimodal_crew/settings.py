@@ -112,6 +112,13 @@ class Settings(BaseSettings):
         "the search query in the documents' language (one short call)",
     )
 
+    answer_budget: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description="ask: characters of passage text the model reads, shared by the passages (each gives its "
+        "sentences and table rows nearest the question, with their neighbours); 0: whole passages",
+    )
     research_rounds: int = Field(2, ge=0, le=10, description="research flow: most revisions after the first draft")
     plan_max_tasks: int = Field(6, ge=1, le=20, description="plan flow: most tasks in one plan")
     server_token: str = Field(

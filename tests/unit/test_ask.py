@@ -17,7 +17,11 @@ def ask(retriever, model, question="When must the contractor replace the elevato
 
 GOOD = {
     "citations": [
-        {"file": "contract.pdf", "page": 2, "quote": "The contractor must replace the door sensors of elevator B within 30 days of the inspection."}
+        {
+            "file": "contract.pdf",
+            "page": 2,
+            "quote": "The contractor must replace the door sensors of elevator B within 30 days of the inspection.",
+        }
     ],
     "answer": "Within 30 days of the inspection.",
     "abstained": False,
@@ -150,3 +154,18 @@ def test_the_unknown_word_gate_can_be_switched_off(retriever, monkeypatch):
     model = ScriptedModel({"citations": [], "answer": ABSTAIN_ANSWER, "abstained": True})
     r = run_ask(retriever, model, "When must the contractor replace the escalator sensors?", settings=Settings())
     assert r.abstained and len(model.requests) == 1 and "found no answer" in r.reason
+
+
+def test_with_a_budget_the_model_reads_the_sentences_nearest_the_question_and_quotes_are_still_checked(
+    retriever, monkeypatch
+):
+    monkeypatch.setenv("MMCREW_ANSWER_BUDGET", "120")
+    from multimodal_crew.settings import get_settings
+
+    get_settings(refresh=True)
+    model = ScriptedModel(GOOD)
+    r = ask(retriever, model)
+    assert not r.abstained and r.citations[0].quote == GOOD["citations"][0]["quote"]
+    prompt = model.requests[0][0][1]["content"]
+    assert "must replace the door sensors of elevator B within 30 days" in prompt
+    assert "Section 4: Elevators." not in prompt or len(prompt) < 2000

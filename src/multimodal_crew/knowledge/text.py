@@ -195,6 +195,40 @@ def word_overlap(a: str, b: str) -> float:
     return len(x & y) / (len(x | y) or 1)
 
 
+def units(text: str) -> list[str]:
+    """``text`` cut into sentences, with each table row (a line holding `` | ``) a unit of its own."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        if " | " in line:
+            out.append(line.strip())
+        elif out and " | " not in out[-1] and not out[-1].endswith((".", "!", "?", "。", "！", "？")):
+            out[-1] += "\n" + line
+        else:
+            out.append(line)
+    return [u for part in out for u in (_SENTENCE.split(part) if " | " not in part else [part]) if u.strip()]
+
+
+def best_units(text: str, query: str, budget: int) -> list[str]:
+    """The units of ``text`` (``units``) sharing the most words with ``query``, and their neighbours,
+    in text order, within ``budget`` characters; at least the best one."""
+    parts = units(text)
+    if not parts:
+        return []
+    wanted = {stem(t) for t in tokenize(query)}
+    scores = [len(wanted & {stem(t) for t in tokenize(u)}) for u in parts]
+    order = sorted(range(len(parts)), key=lambda k: -scores[k])
+    keep: set[int] = set()
+    used = 0
+    for k in order:
+        for j in (k, k - 1, k + 1):
+            if 0 <= j < len(parts) and j not in keep and (not keep or used + len(parts[j]) <= budget):
+                keep.add(j)
+                used += len(parts[j])
+        if used >= budget:
+            break
+    return [parts[k] for k in sorted(keep)]
+
+
 def closest_sentence(quote: str, page_text: str) -> str:
     """The sentence of ``page_text`` that shares the most words with ``quote`` (for feedback)."""
     best, best_score = "", 0.0

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, create_model
 
 from ..errors import StructuredOutputError
-from ..knowledge.text import closest_sentence, normalize, script_of
+from ..knowledge.text import best_units, closest_sentence, normalize, script_of
 from ..models.structured import ValidationFailed, structured
 from ..numbers import number_values, unsupported_numbers
 from .knowledge import LANGUAGE, Passage, Passages
@@ -122,6 +122,16 @@ def check_citations(reply, passages: list, page_text, question: str = "") -> Non
         )
 
 
+def within_budget(passages: list[Passage], query: str, budget: int) -> list[Passage]:
+    """The passages as the model reads them: whole (``budget`` 0), or each cut to its sentences and table
+    rows nearest ``query`` and their neighbours, an equal share of ``budget`` characters each. Quotes are
+    still checked against the whole page."""
+    if budget <= 0 or not passages:
+        return passages
+    share = budget // len(passages)
+    return [p.model_copy(update={"text": " … ".join(best_units(p.text, query, share))}) for p in passages]
+
+
 def render_passages(passages: list) -> str:
     return "\n".join(
         f'<passage file="{p.file}" page="{p.page}">\n{" ".join(p.text.split())}\n</passage>' for p in passages
@@ -169,11 +179,12 @@ def cited_answer(inputs: CitedAnswerInputs, deps: Deps) -> CitedAnswer:
         words = ", ".join(repr(w) for w in unknown)
         return abstain(f"no document contains {words} (MMCREW_ABSTAIN_UNKNOWN_TERMS=false to ask the model anyway)")
     deps.step(f"answering from {len(passages)} passages")
+    shown = within_budget(passages, query, deps.settings.answer_budget)
     messages = [
         {"role": "system", "content": SYSTEM},
         {
             "role": "user",
-            "content": f"{render_passages(passages)}\n\nQuestion: {question}{_language_note(question, query)}",
+            "content": f"{render_passages(shown)}\n\nQuestion: {question}{_language_note(question, query)}",
         },
     ]
     attempts = 0
