@@ -145,6 +145,9 @@ def test_another_ending_of_a_known_word_is_not_unknown(retriever):
     assert retriever.unknown_terms("Who is replacing the sensor of elevator B?") == []
     assert retriever.unknown_terms("Is the Platinum door replaced?") == ["platinum"]
     assert retriever.unknown_terms("电梯 Platinum") == ["platinum"]  # CJK text is never gated
+    # a word that starts a known one, or that a known word of 5+ letters starts, is the same word
+    assert retriever.unknown_terms("Which contract services the Elevat and Inspectionability?") == []
+    assert retriever.unknown_terms("Is the Harb door replaced?") == ["harb"]  # 4 letters: too short to tell
 
 
 def test_the_unknown_word_gate_can_be_switched_off(retriever, monkeypatch):

@@ -14,6 +14,7 @@ restricts both searches to that one document. Each hit carries its ``doc_id``.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,14 +58,28 @@ class Hit:
         return asdict(self)
 
 
+_PREFIX = 5  # letters a word and a known word must share as a whole prefix to count as one word
+
+
+def _prefix_known(term: str, vocab, ordered: list[str]) -> bool:
+    """``term`` starts a known word ("crypto": "cryptocurrency") or a known word of ``_PREFIX``+ letters
+    starts it ("usefulness": "useful")."""
+    if len(term) >= _PREFIX:
+        k = bisect.bisect_left(ordered, term)
+        if k < len(ordered) and ordered[k].startswith(term):
+            return True
+    return any(term[:n] in vocab for n in range(_PREFIX, len(term)))
+
+
 class Retriever:
     def __init__(self, store: KnowledgeStore, embedder=None, depth: int = 30, settings: Settings | None = None):
         self.store = store
         self._embedder = embedder
         self._settings = settings
         self.depth = depth
-        self._stems: tuple[int, set[str]] | None = None  # (catalog generation, value): replaced whole,
-        self._script: tuple[int, str] | None = None  # so threads sharing the retriever read a consistent pair
+        # (catalog generation, value...): each replaced whole, so threads sharing the retriever read a consistent set
+        self._stems: tuple[int, set[str], list[str]] | None = None  # stems, and the vocabulary sorted
+        self._script: tuple[int, str] | None = None
 
     @property
     def embedder(self):
@@ -108,9 +123,13 @@ class Retriever:
             return []
         gen = self.store.generation()
         if self._stems is None or self._stems[0] != gen:
-            self._stems = (gen, {stem(t) for t in ret.vocab_dict})
-        stems = self._stems[1]
-        return [t for t in content_terms(query) if t not in ret.vocab_dict and stem(t) not in stems]
+            self._stems = (gen, {stem(t) for t in ret.vocab_dict}, sorted(ret.vocab_dict))
+        _, stems, ordered = self._stems
+        vocab = ret.vocab_dict
+        return [
+            t for t in content_terms(query)
+            if t not in vocab and stem(t) not in stems and not _prefix_known(t, vocab, ordered)
+        ]  # fmt: skip
 
     def vector(self, query: str, n: int, doc_id: str | None = None) -> list[str]:
         """The ``n`` nearest committed chunks. Vectors Chroma holds beyond the catalog's chunks
