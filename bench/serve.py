@@ -82,6 +82,8 @@ def ask_cli(question: str) -> tuple[float, int]:
 
 
 def concurrent(base: str, n: int) -> dict:
+    """``n`` clients post an ``ask`` at once (the bench's questions, in turn); every run is awaited."""
+    asked = questions(n)
     ids: list[str | None] = [None] * n
     errors: list[str] = []
     barrier = threading.Barrier(n)
@@ -89,8 +91,8 @@ def concurrent(base: str, n: int) -> dict:
     def client(i: int) -> None:
         try:
             barrier.wait()
-            r = httpx.post(f"{base}/runs", json={"flow": "ask", "inputs": {"question": f"What is penalty {i}?"}},
-                           timeout=60)  # fmt: skip
+            question = asked[i % len(asked)]
+            r = httpx.post(f"{base}/runs", json={"flow": "ask", "inputs": {"question": question}}, timeout=60)
             r.raise_for_status()
             ids[i] = r.json()["id"]
         except Exception as e:  # noqa: BLE001 - every failure is counted
@@ -109,8 +111,9 @@ def concurrent(base: str, n: int) -> dict:
     by_created = sorted(records, key=lambda r: r["created"])
     in_order = all(a["started"] <= b["started"] for a, b in zip(by_created, by_created[1:], strict=False))
     answered = sum(r["status"] in ("ok", "abstained") for r in records)
+    span = max(r["finished"] for r in records) - min(r["created"] for r in records) if records else 0.0
     return {"clients": n, "answered": answered, "in_order": in_order, "errors": errors,
-            "statuses": sorted({r["status"] for r in records})}  # fmt: skip
+            "statuses": sorted({r["status"] for r in records}), "seconds_all": round(span, 1)}  # fmt: skip
 
 
 def page_images(base: str, n: int = 20) -> dict | None:
