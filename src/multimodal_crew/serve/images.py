@@ -45,26 +45,19 @@ _IMAGE = {
              openapi_extra=_multipart(_IMAGE, ["image", "question"]))  # fmt: skip
 async def see_image(request: Request) -> RunQueued:
     """Check an uploaded image as ``see`` does, keep it under outputs/uploads/, and queue a ``see`` run."""
-    from ..vision.images import MAX_BYTES
-
     server = server_of(request)
-    form = await _form(request, MAX_BYTES + _OVERHEAD, f"the image limit ({MAX_BYTES / 2**20:.0f} MiB)")
-    try:
-        image = form.get("image")
-        if not isinstance(image, UploadFile):
-            raise InputError("no image in the upload: send it as a form field named `image`")
-        path, created = await run_in_threadpool(_save_image, server.settings, image)
-        inputs = {
-            "image": str(path),
+
+    def fields(form: Any) -> dict:
+        return {
             "question": str(form.get("question", "")),
             "choices": [str(c) for c in form.getlist("choices") if str(c).strip()],
             "mode": str(form.get("mode") or "two_stage"),
             "context": str(form.get("context", "")),
         }
-    finally:
-        await form.close()
+
+    path, created, inputs = await _received(request, fields)
     try:
-        run_id = server.manager.submit("see", inputs)
+        run_id = server.manager.submit("see", {"image": str(path), **inputs})
     except BaseException:
         if created:
             path.unlink(missing_ok=True)
@@ -84,6 +77,14 @@ class ImageKept(BaseModel):
 async def keep_image(request: Request) -> ImageKept:
     """Check an uploaded image as ``see`` does and keep it under outputs/uploads/ for a later run (the router's or
     a plan's ``image``); the same image is kept once."""
+    path, _, _ = await _received(request, lambda form: {})
+    fmt = path.suffix.lstrip(".")
+    return ImageKept(image=str(path), sha256=file_sha256(path), format=fmt, bytes=path.stat().st_size)
+
+
+async def _received(request: Request, fields: Any) -> tuple[Path, bool, dict]:
+    """The multipart ``image`` checked and kept (its path, whether this upload created the file) and
+    ``fields(form)``, the request's other fields, read before the form is closed."""
     from ..vision.images import MAX_BYTES
 
     server = server_of(request)
@@ -92,11 +93,10 @@ async def keep_image(request: Request) -> ImageKept:
         image = form.get("image")
         if not isinstance(image, UploadFile):
             raise InputError("no image in the upload: send it as a form field named `image`")
-        path, _ = await run_in_threadpool(_save_image, server.settings, image)
+        path, created = await run_in_threadpool(_save_image, server.settings, image)
+        return path, created, fields(form)
     finally:
         await form.close()
-    fmt = path.suffix.lstrip(".")
-    return ImageKept(image=str(path), sha256=file_sha256(path), format=fmt, bytes=path.stat().st_size)
 
 
 def _save_image(settings: Any, upload: UploadFile) -> tuple[Path, bool]:
