@@ -379,7 +379,7 @@ def test_images_keeps_an_upload_that_a_run_may_name_and_runs_may_name_no_other_p
 def test_runs_and_uploads_older_than_keep_days_are_pruned_but_never_open_runs_or_images_a_run_names(env):
     import os
 
-    from multimodal_crew.serve.app import prune
+    from multimodal_crew.serve.retention import prune
 
     with TestClient(create_app(env.settings, runner=lambda f, i, p, c: RunResult(flow=f, text="ok"))) as client:
         server = client.app.state.server
@@ -394,14 +394,17 @@ def test_runs_and_uploads_older_than_keep_days_are_pruned_but_never_open_runs_or
             os.utime(path, (time.time() - 40 * day,) * 2)
         assert env.settings.serve_keep_days == 30
         # 10 days on, nothing is old enough
-        assert prune(server, now=time.time() + 10 * day) == {"runs": 0, "images": 1}  # b.png: 50 days, unnamed
+        assert prune(server.settings, store, now=time.time() + 10 * day) == {
+            "runs": 0,
+            "images": 1,
+        }  # b.png: 50 days, unnamed
         assert Path(named).exists() and not Path(loose).exists()
         # 31 days on: the finished run and its events go; then its image is named by no run and goes too
-        assert prune(server, now=time.time() + 31 * day) == {"runs": 1, "images": 1}
+        assert prune(server.settings, store, now=time.time() + 31 * day) == {"runs": 1, "images": 1}
         assert client.get(f"/runs/{old}").status_code == 404 and store.events(old) == []
         assert store.get(waiting.id).status == "queued" and not Path(named).exists()
         env.settings.serve_keep_days = 0  # keep everything
-        assert prune(server, now=time.time() + 1000 * day) == {"runs": 0, "images": 0}
+        assert prune(server.settings, store, now=time.time() + 1000 * day) == {"runs": 0, "images": 0}
 
 
 # -- schedules ------------------------------------------------------------------------------------------

@@ -45,12 +45,12 @@ from ..errors import (
     _one_line,
 )
 from ..steps.results import RunResult
-from .run_store import error_line
+from .retention import prune
 from .runs import RunManager, RunManagerClosedError, RunRecord, RunStore, default_path
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Server", "create_app", "flow_schema", "prune"]
+__all__ = ["Server", "create_app", "flow_schema"]
 
 
 @dataclass
@@ -298,25 +298,6 @@ def _token_guard(app: FastAPI, token: str) -> None:
         return await call_next(request)
 
 
-def prune(server: Server, now: float | None = None) -> dict[str, int]:
-    """Deletes runs that ended more than ``MMCREW_SERVE_KEEP_DAYS`` ago, their events, and the uploaded images
-    no kept run names. A failure is logged, never raised: the server goes on."""
-    from .images import prune_uploads
-
-    days = server.settings.serve_keep_days
-    if days <= 0:
-        return {"runs": 0, "images": 0}
-    before = (now if now is not None else time.time()) - days * 86400
-    try:
-        out = {"runs": server.store.prune(before), "images": prune_uploads(server.settings, server.store, before)}
-    except Exception as e:  # noqa: BLE001 - housekeeping must not stop the server
-        log.warning("pruning old runs failed: %s", error_line(e))
-        return {"runs": 0, "images": 0}
-    if any(out.values()):
-        log.info("deleted %d runs and %d uploaded images older than %g days", out["runs"], out["images"], days)
-    return out
-
-
 def create_app(
     settings: Any = None,
     *,
@@ -343,7 +324,7 @@ def create_app(
     async def lifespan(app: FastAPI):  # noqa: ANN202
         async def daily() -> None:
             while True:
-                await run_in_threadpool(prune, server)
+                await run_in_threadpool(prune, server.settings, server.store)
                 await asyncio.sleep(86400)
 
         task = asyncio.create_task(daily()) if settings.serve_keep_days > 0 else None

@@ -123,17 +123,3 @@ def _save_image(settings: Any, upload: UploadFile) -> tuple[Path, bool]:
         return final, created
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def prune_uploads(settings: Any, store: Any, before: float) -> int:
-    """Deletes the uploaded images older than ``before`` that no kept run names; the number deleted."""
-    folder = settings.outputs_path / "uploads"
-    gone = 0
-    for path in folder.glob("*") if folder.is_dir() else ():
-        try:
-            if path.is_file() and path.stat().st_mtime < before and not store.names(path.name):
-                path.unlink()
-                gone += 1
-        except OSError:  # gone meanwhile, or not ours to delete: kept, tried again next time
-            continue
-    return gone
