@@ -58,7 +58,8 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from multimodal_crew.knowledge.embedder import MiniLMEmbedder, OnnxMiniLMEmbedder
+    from multimodal_crew.knowledge.embedder import MiniLMEmbedder
+    from multimodal_crew.knowledge.onnx_embedder import OnnxMiniLMEmbedder
     from multimodal_crew.settings import get_settings
 
     s = get_settings()

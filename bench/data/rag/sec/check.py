@@ -34,46 +34,83 @@ KINDS = {"table", "narrative", "unanswerable"}
 
 # Unanswerable question -> [(file glob, regex that must NOT occur on any page of those PDFs)].
 PROBES = {
-    "What was Microsoft's Azure revenue growth in the quarter ended March 31, 2023?":
-        [("*", r"Azure revenue"), ("*", r"Microsoft Cloud revenue"), ("*", r"Intelligent Cloud")],
-    "What were Apple's total net sales for the three months ended September 30, 2023 (Q4 of fiscal 2023)?":
-        [("*AAPL*", r"September 30, 2023"), ("*AAPL*", r"fourth quarter of 2023")],
-    "How many Prime members did Amazon have as of June 30, 2023?":
-        [("*AMZN*", r"\d[^.]{0,30}Prime members"), ("*AMZN*", r"Prime members[^.]{0,30}\d")],
-    "What was NVIDIA's revenue for the fourth quarter of fiscal 2024, the quarter ended January 28, 2024?":
-        [("*NVDA*", r"January 28, 2024"), ("*NVDA*", r"Fourth Quarter of Fiscal Year 2024 Summary")],
-    "How many iPhone units did Apple sell in the quarter ended April 1, 2023?":
-        [("*AAPL*", r"iPhone units"), ("*AAPL*", r"units of iPhone"), ("*AAPL*", r"unit sales")],
-    "What net-sales guidance did Amazon give for the first quarter of 2024?":
-        [("*AMZN*", r"First Quarter 2024"), ("*AMZN*", r"first quarter 2024")],
-    "How many full-time employees did NVIDIA have in total as of July 30, 2023?":
-        [("*NVDA*", r"[\d,]{4,} (?:full-time |total )?employees(?! in the region)")],
-    "What was Tesla's automotive revenue in the quarter ended September 30, 2023?":
-        [("*", r"Tesla")],
-    "What was Alphabet's Google advertising revenue in the second quarter of 2023?":
-        [("*", r"Alphabet"), ("*", r"Google advertising"), ("*", r"Google Services")],
-    "What were Apple's Services net sales for the quarter ended December 30, 2023?":
-        [("*AAPL*", r"December 30, 2023"), ("*AAPL*", r"first quarter of 2024")],
-    "How many active AWS customers did Amazon report as of September 30, 2023?":
-        [("*AMZN*", r"active customers"), ("*AMZN*", r"\d[\d,.]* (?:million )?AWS customers")],
-    "What U.S. retail price did Apple set for the Apple Vision Pro headset?":
-        [("*AAPL*", r"Vision Pro[^.]{0,80}\$\d"), ("*AAPL*", r"3,499")],
-    "How much Data Center revenue did NVIDIA earn from customers in Saudi Arabia in the third quarter of fiscal 2024?":
-        [("*NVDA*", r"Saudi Arabia[^.]{0,80}(?:revenue|\$\d)"), ("*NVDA*", r"(?:revenue|\$\d)[^.]{0,80}Saudi Arabia")],
-    "What was Amazon's total employee headcount as of March 31, 2023?":
-        [("*AMZN*", r"[\d,]{4,} (?:full-time|part-time|employees)"), ("*AMZN*", r"headcount of")],
-    "What were Apple's total net sales for the full fiscal year 2021 (year ended September 25, 2021)?":
-        [("*AAPL*", r"365,817"), ("*AAPL*", r"fiscal year 2021 net sales")],
-    "What was Intel's total revenue in the quarter ended September 30, 2023?":
-        [("*", r"\bIntel\b")],
-    "Meta（Facebook 母公司）2023年第三季度的广告收入是多少？":
-        [("*", r"\bMeta\b"), ("*", r"Facebook[^.]{0,60}revenue")],
-    "Northwind Health Plus 计划每月的保费是多少钱？":
-        [("Northwind*", r"premium[^.]{0,60}\$\d"), ("Northwind*", r"\$\d[^.]{0,60}premium")],
-    "英伟达在2024财年第三季度一共出货了多少块 H100 GPU？":
-        [("*NVDA*", r"H100[^.]{0,60}units"), ("*NVDA*", r"units[^.]{0,60}H100"), ("*NVDA*", r"shipped [\d,.]+ (?:million )?H100")],
-    "Northwind Health Plus 每年可以报销多少健身房会员费？":
-        [("Northwind*", r"(?i)\bgym\b"), ("Northwind*", r"(?i)fitness")],
+    "What was Microsoft's Azure revenue growth in the quarter ended March 31, 2023?": [
+        ("*", r"Azure revenue"),
+        ("*", r"Microsoft Cloud revenue"),
+        ("*", r"Intelligent Cloud"),
+    ],
+    "What were Apple's total net sales for the three months ended September 30, 2023 (Q4 of fiscal 2023)?": [
+        ("*AAPL*", r"September 30, 2023"),
+        ("*AAPL*", r"fourth quarter of 2023"),
+    ],
+    "How many Prime members did Amazon have as of June 30, 2023?": [
+        ("*AMZN*", r"\d[^.]{0,30}Prime members"),
+        ("*AMZN*", r"Prime members[^.]{0,30}\d"),
+    ],
+    "What was NVIDIA's revenue for the fourth quarter of fiscal 2024, the quarter ended January 28, 2024?": [
+        ("*NVDA*", r"January 28, 2024"),
+        ("*NVDA*", r"Fourth Quarter of Fiscal Year 2024 Summary"),
+    ],
+    "How many iPhone units did Apple sell in the quarter ended April 1, 2023?": [
+        ("*AAPL*", r"iPhone units"),
+        ("*AAPL*", r"units of iPhone"),
+        ("*AAPL*", r"unit sales"),
+    ],
+    "What net-sales guidance did Amazon give for the first quarter of 2024?": [
+        ("*AMZN*", r"First Quarter 2024"),
+        ("*AMZN*", r"first quarter 2024"),
+    ],
+    "How many full-time employees did NVIDIA have in total as of July 30, 2023?": [
+        ("*NVDA*", r"[\d,]{4,} (?:full-time |total )?employees(?! in the region)")
+    ],
+    "What was Tesla's automotive revenue in the quarter ended September 30, 2023?": [("*", r"Tesla")],
+    "What was Alphabet's Google advertising revenue in the second quarter of 2023?": [
+        ("*", r"Alphabet"),
+        ("*", r"Google advertising"),
+        ("*", r"Google Services"),
+    ],
+    "What were Apple's Services net sales for the quarter ended December 30, 2023?": [
+        ("*AAPL*", r"December 30, 2023"),
+        ("*AAPL*", r"first quarter of 2024"),
+    ],
+    "How many active AWS customers did Amazon report as of September 30, 2023?": [
+        ("*AMZN*", r"active customers"),
+        ("*AMZN*", r"\d[\d,.]* (?:million )?AWS customers"),
+    ],
+    "What U.S. retail price did Apple set for the Apple Vision Pro headset?": [
+        ("*AAPL*", r"Vision Pro[^.]{0,80}\$\d"),
+        ("*AAPL*", r"3,499"),
+    ],
+    "How much Data Center revenue did NVIDIA earn from customers in Saudi Arabia in the third quarter of fiscal 2024?": [
+        ("*NVDA*", r"Saudi Arabia[^.]{0,80}(?:revenue|\$\d)"),
+        ("*NVDA*", r"(?:revenue|\$\d)[^.]{0,80}Saudi Arabia"),
+    ],
+    "What was Amazon's total employee headcount as of March 31, 2023?": [
+        ("*AMZN*", r"[\d,]{4,} (?:full-time|part-time|employees)"),
+        ("*AMZN*", r"headcount of"),
+    ],
+    "What were Apple's total net sales for the full fiscal year 2021 (year ended September 25, 2021)?": [
+        ("*AAPL*", r"365,817"),
+        ("*AAPL*", r"fiscal year 2021 net sales"),
+    ],
+    "What was Intel's total revenue in the quarter ended September 30, 2023?": [("*", r"\bIntel\b")],
+    "Meta（Facebook 母公司）2023年第三季度的广告收入是多少？": [
+        ("*", r"\bMeta\b"),
+        ("*", r"Facebook[^.]{0,60}revenue"),
+    ],
+    "Northwind Health Plus 计划每月的保费是多少钱？": [
+        ("Northwind*", r"premium[^.]{0,60}\$\d"),
+        ("Northwind*", r"\$\d[^.]{0,60}premium"),
+    ],
+    "英伟达在2024财年第三季度一共出货了多少块 H100 GPU？": [
+        ("*NVDA*", r"H100[^.]{0,60}units"),
+        ("*NVDA*", r"units[^.]{0,60}H100"),
+        ("*NVDA*", r"shipped [\d,.]+ (?:million )?H100"),
+    ],
+    "Northwind Health Plus 每年可以报销多少健身房会员费？": [
+        ("Northwind*", r"(?i)\bgym\b"),
+        ("Northwind*", r"(?i)fitness"),
+    ],
 }
 
 
@@ -103,7 +140,7 @@ def main() -> int:
     errors: list[str] = []
     questions: Counter = Counter()
     zh_old = HERE.parent / "northwind_zh.jsonl"
-    old = {json.loads(l)["question"] for l in zh_old.open(encoding="utf-8")} if zh_old.exists() else set()
+    old = {json.loads(line)["question"] for line in zh_old.open(encoding="utf-8")} if zh_old.exists() else set()
     totals = Counter()
     for fname in FILES:
         kinds = Counter()
@@ -135,12 +172,18 @@ def main() -> int:
                         for pno, text in enumerate(pages_of(name), 1):
                             m = re.search(pat, text)
                             if m:
-                                errors.append(f"{where}: probe {pat!r} found in {name} p{pno}: "
-                                              f"...{text[max(0, m.start() - 60):m.end() + 60]}...")
+                                errors.append(
+                                    f"{where}: probe {pat!r} found in {name} p{pno}: "
+                                    f"...{text[max(0, m.start() - 60) : m.end() + 60]}..."
+                                )
                 continue
             facts = row.get("facts")
-            if not cites or not isinstance(facts, list) or not 1 <= len(facts) <= 3 \
-                    or not all(isinstance(f, str) and f.strip() for f in facts):
+            if (
+                not cites
+                or not isinstance(facts, list)
+                or not 1 <= len(facts) <= 3
+                or not all(isinstance(f, str) and f.strip() for f in facts)
+            ):
                 errors.append(f"{where}: answerable line needs >=1 citation and 1-3 non-empty facts")
                 continue
             gold = []
@@ -167,14 +210,19 @@ def main() -> int:
                     missing = [f"{n} p{p}" for n, p, t in gold if nf not in t]
                     errors.append(f"{where}: fact {fact!r} missing from gold page(s) {missing}")
         totals.update(kinds)
-        print(f"{fname}: {sum(kinds.values())} lines  "
-              + "  ".join(f"{k}={kinds[k]}" for k in ("table", "narrative", "unanswerable"))
-              + f"  citations={n_cites} facts={n_facts}")
+        print(
+            f"{fname}: {sum(kinds.values())} lines  "
+            + "  ".join(f"{k}={kinds[k]}" for k in ("table", "narrative", "unanswerable"))
+            + f"  citations={n_cites} facts={n_facts}"
+        )
     for q, n in questions.items():
         if n > 1:
             errors.append(f"question repeated {n} times: {q}")
-    print("total: " + "  ".join(f"{k}={totals[k]}" for k in ("table", "narrative", "unanswerable"))
-          + f"  PDFs read={len(_docs)}")
+    print(
+        "total: "
+        + "  ".join(f"{k}={totals[k]}" for k in ("table", "narrative", "unanswerable"))
+        + f"  PDFs read={len(_docs)}"
+    )
     if errors:
         print(f"\nFAIL: {len(errors)} problem(s)")
         for e in errors:
