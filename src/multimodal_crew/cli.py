@@ -62,12 +62,32 @@ def _show(result: RunResult, as_json: bool) -> None:
         raise typer.Exit(5)
 
 
-def _run(flow: str, inputs: dict[str, Any], as_json: bool) -> None:
+def _run(flow: str, inputs: dict[str, Any], as_json: bool, then=None) -> None:
     from .flows import run_flow
 
     with err.status(f"{flow}: starting …") as status:
         result = run_flow(flow, inputs, progress=lambda msg: status.update(f"{flow}: {msg} …"))
+    if then is not None:
+        then(result)
     _show(result, as_json)
+
+
+def _show_tables(result: RunResult) -> None:
+    """The charts' values and tables' grids that `see` read, as tables (to stderr under --json)."""
+    from .vision.facts import table_rows
+
+    console = err if "--json" in sys.argv else out
+    tables = (result.data or {}).get("tables") or []
+    if not tables:
+        console.print("[dim]no chart or table was read in the image(s)[/]")
+    for t in tables:
+        title, header, rows = table_rows(t)
+        table = Table(title=f"image {t.get('image', 1)}: {title}", title_justify="left")
+        for h in header:
+            table.add_column(h)
+        for r in rows:
+            table.add_row(*r)
+        console.print(table)
 
 
 @app.command()
@@ -92,12 +112,15 @@ def see(
     choice: list[str] = typer.Option(None, "--choice", "-c", help="an answer option, repeatable"),
     context: str = typer.Option("", "--context", help="text that comes with the image"),
     single_stage: bool = typer.Option(False, "--single-stage", help="answer directly, without a rationale"),
+    show_table: bool = typer.Option(
+        False, "--show-table", help="print the values read from a chart (label or measured) or a table's grid"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the structured result"),
 ) -> None:
     """Answer a question about an image: rationale first, then the answer."""
     mode = "single" if single_stage else "two_stage"
     inputs = {"image": image, "question": question, "choices": list(choice or []), "context": context, "mode": mode}
-    _run("see", inputs, as_json)
+    _run("see", inputs, as_json, then=_show_tables if show_table else None)
 
 
 @app.command()

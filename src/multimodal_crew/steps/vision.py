@@ -53,6 +53,9 @@ class Looked(StepOutput):
     backend: str = Field(..., description="`offline`, or the vision model")
     images: list[str] = Field(..., description="the image paths, in order")
     evidence: str = Field("", description="offline: what OCR and measurements found, per image")
+    tables: list[dict] = Field(
+        default_factory=list, description="offline: each chart's values or table's grid found, with its image number"
+    )
     image_urls: list[str] = Field(default_factory=list, description="VLM: the images as base64 PNG data URIs")
 
     def result_fields(self) -> dict[str, Any]:
@@ -75,9 +78,16 @@ class SeeAnswer(StepOutput):
     mode: str
     backend: str
     images: list[str]
+    confidence: Literal["normal", "low"] = Field(
+        "normal", description="low: the question is of a kind this backend cannot see (see `limits`)"
+    )
+    limits: str = Field("", description="why the confidence is low, when it is")
+    tables: list[dict] = Field(default_factory=list, description="the charts' values and tables' grids read")
 
     def result_fields(self) -> dict[str, Any]:
         text = f"Answer: {self.answer}" + (f"\nRationale: {self.rationale}" if self.rationale else "")
+        if self.limits:
+            text += f"\nConfidence: {self.confidence}. {self.limits}"
         return {"text": text, "status": "ok"}
 
 
@@ -128,6 +138,12 @@ def _messages(q: QuestionInputs, rationale: str, task: str) -> list[dict]:
         text.append("Options:\n" + "\n".join(f"({i}) {c}" for i, c in enumerate(q.choices)))
     if q.looked.evidence:
         text.append(f"What the image shows (from OCR and measurements, not a photo):\n{q.looked.evidence}")
+    if q.looked.tables:
+        from ..vision.facts import question_facts
+
+        found = question_facts(q.question, q.looked.tables)
+        if found:
+            text.append("Computed for this question:\n" + "\n".join(f"- {f}" for f in found))
     if rationale:
         text.append(f"Rationale: {rationale}")
     text.append(task)
@@ -159,9 +175,13 @@ def look_at_images(inputs: LookInputs, deps: Deps) -> Looked:
         return Looked(backend=backend, images=names, image_urls=[i.data_uri() for i in images])
     from ..vision.describe import describe
 
-    deps.step("reading the image(s) with OCR")
-    parts = [f"[Image {n}: {img.path}]\n{describe(img).as_text()}" for n, img in enumerate(images, start=1)]
-    return Looked(backend=backend, images=names, evidence="\n\n".join(parts))
+    deps.step("reading the image(s) with OCR, measuring charts and tables")
+    parts, tables = [], []
+    for n, img in enumerate(images, start=1):
+        d = describe(img)
+        parts.append(f"[Image {n}: {img.path}]\n{d.as_text()}")
+        tables += [{**t, "image": n} for t in d.tables]
+    return Looked(backend=backend, images=names, evidence="\n\n".join(parts), tables=tables)
 
 
 class QuestionInputs(StepInputs):
@@ -198,6 +218,11 @@ def image_answer(inputs: AnswerInputs, deps: Deps) -> SeeAnswer:
     task = "Using the rationale, give the answer" if two else "Give the answer"
     task += ", written exactly as one of the options." if inputs.choices else "."
     out = _ask(deps, inputs.looked, _messages(inputs, inputs.rationale, task), answer_model(inputs.choices))
+    limits = ""
+    if inputs.looked.backend == "offline":
+        from ..vision.limits import offline_limit
+
+        limits = offline_limit(inputs.question, inputs.looked.tables)
     return SeeAnswer(
         question=inputs.question,
         rationale=inputs.rationale,
@@ -206,6 +231,9 @@ def image_answer(inputs: AnswerInputs, deps: Deps) -> SeeAnswer:
         mode=inputs.mode,
         backend=inputs.looked.backend,
         images=inputs.looked.images,
+        confidence="low" if limits else "normal",
+        limits=limits,
+        tables=inputs.looked.tables,
     )
 
 

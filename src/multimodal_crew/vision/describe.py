@@ -10,7 +10,7 @@ not see shapes, counts of objects or spatial relations the way a vision model do
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +35,7 @@ class Description:
     height: int
     lines: list[TextLine]
     colours: list[tuple[str, float]]
+    tables: list[dict] = field(default_factory=list)  # a chart's values or a table's grid (chart.py, grid.py)
 
     def as_text(self) -> str:
         out = [f"Image: {self.width}x{self.height} pixels."]
@@ -48,7 +49,7 @@ class Description:
             for row in _rows(self.lines):
                 first = row[0]
                 out.append(f"({first.x},{first.y}) " + " | ".join(t.text for t in row))
-            cols = _columns(self.lines)
+            cols = [] if self.tables else _columns(self.lines)
             if cols:
                 out.append(
                     "Numbers standing above each label of the bottom row (aligned by x position, "
@@ -56,6 +57,13 @@ class Description:
                 )
         else:
             out.append("OCR found no text.")
+        from .facts import facts, table_text
+
+        for t in self.tables:
+            out.append(table_text(t))
+            found = facts(t)
+            if found:
+                out.append("Computed from this table:\n" + "\n".join(f"- {f}" for f in found))
         return "\n".join(out)
 
 
@@ -268,4 +276,12 @@ def dominant_colours(image: CheckedImage, k: int = 4) -> list[tuple[str, float]]
 
 
 def describe(image: CheckedImage) -> Description:
-    return Description(image.width, image.height, ocr_lines(image), dominant_colours(image))
+    """OCR text, colours, and a chart's values or a table's grid when the image holds one."""
+    from .chart import read_chart
+    from .grid import read_grid
+
+    lines = ocr_lines(image)
+    chart = read_chart(image, lines)
+    grid = None if chart else read_grid(lines, image.width)
+    tables = [chart.as_dict()] if chart else [grid.as_dict()] if grid else []
+    return Description(image.width, image.height, lines, dominant_colours(image), tables)

@@ -1,0 +1,552 @@
+"""Bar and line charts read by measurement: the chart becomes a table of values.
+
+1. The plot area is found from the axis lines (long dark runs), or from the tick labels.
+2. The value axis is calibrated from its numeric tick labels (OCR), at least two, each snapped to
+   its tick mark: ``value = a * pixel + b`` by least squares, refused when the ticks disagree.
+3. Marks are segmented by colour inside the plot area: solid rectangles standing on a common
+   baseline are bars (stacked when they stand on each other), wide thin traces are lines (their
+   line style from how much of their span they cover).
+4. Colours and line styles are mapped to series through the legend: a small patch or line of
+   the series' colour with a text label to its right.
+5. Each bar or point gets its category from the axis labels and its value by measurement, with
+   its uncertainty (1.5 pixels in value units). A printed value label next to it wins over the
+   measurement; the two are checked against each other and a disagreement is reported.
+
+Only charts drawn on a plain background with straight axes are read; anything else gives
+``None`` and the description falls back to the OCR text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["ChartValue", "Chart", "read_chart", "parse_number", "colour_name"]
+
+_NUM = re.compile(r"^[-−–+]?[$€£¥]?\d[\d,]*(?:\.\d+)?%?$|^[-−–+]?[$€£¥]?\.\d+%?$")
+
+
+def parse_number(text: str) -> float | None:
+    """``"1,250"``, ``"−3.5"``, ``"$40"``, ``"12%"`` as floats; anything else ``None``."""
+    t = text.strip().replace(" ", "")
+    if not _NUM.match(t):
+        return None
+    t = t.replace(",", "").replace("−", "-").replace("–", "-").rstrip("%").lstrip("+")
+    t = re.sub(r"[$€£¥]", "", t)
+    try:
+        return float(t)
+    except ValueError:
+        return None
+
+
+@dataclass
+class ChartValue:
+    category: str
+    series: str
+    value: float
+    how: str  # "label" (printed value label read) or "measured"
+    uncertainty: float  # ± in value units, for a measurement
+    measured: float  # the measurement, also when a label won
+    label: str = ""  # the printed label, as read
+
+
+@dataclass
+class Chart:
+    kind: str  # "bar" or "line"
+    orientation: str  # "vertical" (categories along x) or "horizontal"
+    stacked: bool
+    categories: list[str]
+    series: dict[str, str]  # series name -> how it looks ("green bars", "red dashed line")
+    values: list[ChartValue]
+    notes: list[str] = field(default_factory=list)
+
+    def cell(self, category: str, series: str) -> ChartValue | None:
+        return next((v for v in self.values if v.category == category and v.series == series), None)
+
+    def as_dict(self) -> dict:
+        return {
+            "type": "chart",
+            "kind": self.kind,
+            "orientation": self.orientation,
+            "stacked": self.stacked,
+            "categories": self.categories,
+            "series": self.series,
+            "values": [v.__dict__ for v in self.values],
+            "notes": self.notes,
+        }
+
+
+# -- colours ---------------------------------------------------------------------------------------
+def colour_name(rgb) -> str:
+    """A plain colour name by hue, saturation and lightness (what a question would call it)."""
+    r, g, b = (int(c) / 255 for c in rgb[:3])
+    hi, lo = max(r, g, b), min(r, g, b)
+    light, sat = (hi + lo) / 2, hi - lo
+    if sat < 0.12:
+        return "black" if hi < 0.25 else "white" if lo > 0.9 else "grey"
+    if hi == r:
+        hue = (60 * (g - b) / sat) % 360
+    elif hi == g:
+        hue = 60 * (b - r) / sat + 120
+    else:
+        hue = 60 * (r - g) / sat + 240
+    if hue < 15 or hue >= 335:
+        name = "pink" if light > 0.7 else "red"
+    elif hue < 45:
+        name = "brown" if hi < 0.6 else "orange"
+    elif hue < 70:
+        name = "olive" if hi < 0.8 and sat > 0.3 and g < 0.8 else "yellow"
+    elif hue < 160:
+        name = "green"
+    elif hue < 195:
+        name = "cyan"
+    elif hue < 255:
+        name = "blue"
+    elif hue < 290:
+        name = "purple"
+    else:
+        name = "pink" if light > 0.6 else "purple"
+    if name in ("blue", "green", "red", "purple") and light > 0.72:
+        name = "light " + name
+    elif name in ("blue", "green") and hi < 0.45:
+        name = "dark " + name
+    return name
+
+
+def _hex(rgb) -> str:
+    return "#" + "".join(f"{int(c):02x}" for c in rgb[:3])
+
+
+# -- geometry helpers ------------------------------------------------------------------------------
+@dataclass
+class _Box:  # an OCR box, with its parsed number
+    text: str
+    x: float
+    y: float
+    w: float
+    h: float
+    num: float | None
+
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2
+
+    @property
+    def cy(self) -> float:
+        return self.y + self.h / 2
+
+
+def _longest_run(mask_1d: np.ndarray) -> tuple[int, int]:
+    """(length, start) of the longest run of True."""
+    if not mask_1d.any():
+        return 0, 0
+    padded = np.concatenate([[0], mask_1d.astype(np.int8), [0]])
+    d = np.diff(padded)
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    k = int(np.argmax(ends - starts))
+    return int(ends[k] - starts[k]), int(starts[k])
+
+
+def _fit(points: list[tuple[float, float]]) -> tuple[float, float, float] | None:
+    """Least squares value = a * pixel + b over (pixel, value); drops the one worst point when
+    that makes the rest agree. Returns (a, b, worst residual in pixels) or None."""
+    if len(points) < 2:
+        return None
+    for drop in [None, *range(len(points))] if len(points) >= 4 else [None]:
+        pts = [p for k, p in enumerate(points) if k != drop]
+        px = np.array([p[0] for p in pts])
+        vals = np.array([p[1] for p in pts])
+        if np.ptp(px) < 10 or np.ptp(vals) == 0:
+            continue
+        a, b = np.polyfit(px, vals, 1)
+        resid = np.abs(a * px + b - vals) / abs(a)
+        if resid.max() <= 3.0:
+            return float(a), float(b), float(resid.max())
+    return None
+
+
+def _ticks(dark: np.ndarray, axis_pos: int, along: str, lo: int, hi: int) -> list[float]:
+    """Centres of the tick marks just outside an axis line (left of a y axis, below an x axis)."""
+    if along == "y":
+        band = dark[lo:hi, max(0, axis_pos - 6) : max(0, axis_pos - 1)]
+        hits = band.any(axis=1)
+    else:
+        band = dark[axis_pos + 2 : axis_pos + 7, lo:hi]
+        hits = band.any(axis=0)
+    centres, start = [], None
+    for k, on in enumerate(list(hits) + [False]):
+        if on and start is None:
+            start = k
+        elif not on and start is not None:
+            if k - start <= 4:
+                centres.append(lo + (start + k - 1) / 2)
+            start = None
+    return centres
+
+
+def _snap(pos: float, ticks: list[float], limit: float = 6.0) -> float:
+    near = [t for t in ticks if abs(t - pos) <= limit]
+    return min(near, key=lambda t: abs(t - pos)) if near else pos
+
+
+def _merge_row(boxes: list[_Box]) -> list[_Box]:
+    """Join boxes on one row that are closer than a character height (a label OCR split)."""
+    out: list[_Box] = []
+    for b in sorted(boxes, key=lambda b: b.x):
+        if out and b.x - (out[-1].x + out[-1].w) < 0.6 * max(b.h, out[-1].h) and b.num is None and out[-1].num is None:
+            a = out[-1]
+            x1, y1 = min(a.x, b.x), min(a.y, b.y)
+            x2, y2 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
+            out[-1] = _Box(f"{a.text} {b.text}", x1, y1, x2 - x1, y2 - y1, None)
+        else:
+            out.append(b)
+    return out
+
+
+# -- the reader ------------------------------------------------------------------------------------
+@dataclass
+class _Mark:
+    colour: tuple[int, int, int]
+    x0: int
+    y0: int
+    x1: int  # exclusive
+    y1: int
+
+
+class _Reader:
+    def __init__(self, rgb: np.ndarray, lines) -> None:
+        self.rgb = rgb.astype(np.int16)
+        self.h, self.w = rgb.shape[:2]
+        grey = self.rgb.mean(axis=2)
+        self.dark = grey < 110
+        self.boxes = [_Box(t.text, t.x, t.y, t.w, t.h, parse_number(t.text)) for t in lines]
+        # the background: the commonest colour
+        flat = (self.rgb // 8).reshape(-1, 3)
+        vals, counts = np.unique(flat, axis=0, return_counts=True)
+        self.bg = vals[np.argmax(counts)] * 8 + 4
+
+    # the frame -----------------------------------------------------------------------------------
+    def frame(self) -> tuple[int, int, int, int] | None:
+        """(left, top, right, bottom) of the plot area from the axis lines."""
+        rows = [_longest_run(self.dark[y]) for y in range(self.h)]
+        cols = [_longest_run(self.dark[:, x]) for x in range(self.w)]
+        wide = [y for y, (n, _) in enumerate(rows) if n >= 0.35 * self.w]
+        tall = [x for x, (n, _) in enumerate(cols) if n >= 0.35 * self.h]
+        if not wide or not tall:
+            return None
+        bottom = max(wide)
+        left = min(tall)
+        n, start = cols[left]
+        top = start
+        n2, start2 = rows[bottom]
+        right = start2 + n2 - 1
+        if right - left < 50 or bottom - top < 40:
+            return None
+        return left, top, right, bottom
+
+    # the value axis -------------------------------------------------------------------------------
+    def value_axis(self, frame, orientation: str):
+        left, top, right, bottom = frame
+        nums = [b for b in self.boxes if b.num is not None]
+        if orientation == "vertical":  # numbers left of the y axis, one above the other
+            cand = [b for b in nums if b.x + b.w <= left + 3 and top - 12 <= b.cy <= bottom + 12]
+            ticks = _ticks(self.dark, left, "y", max(0, top - 8), min(self.h, bottom + 8))
+            pts = [(_snap(b.cy, ticks), b.num) for b in cand]
+        else:  # numbers below the x axis, side by side
+            cand = [b for b in nums if b.y >= bottom - 3 and b.y <= bottom + 40 and left - 20 <= b.cx <= right + 20]
+            ticks = _ticks(self.dark, bottom, "x", max(0, left - 8), min(self.w, right + 8))
+            pts = [(_snap(b.cx, ticks), b.num) for b in cand]
+        fit = _fit(pts)
+        if fit is None or len(cand) < 2:
+            return None
+        a, b, _ = fit
+        if (orientation == "vertical" and a >= 0) or (orientation == "horizontal" and a <= 0):
+            return None  # values must grow upwards / rightwards
+        return a, b, cand
+
+    def category_labels(self, frame, orientation: str, tick_boxes) -> list[_Box]:
+        left, top, right, bottom = frame
+        used = {id(b) for b in tick_boxes}
+        if orientation == "vertical":
+            below = [b for b in self.boxes if id(b) not in used and bottom - 2 <= b.y <= bottom + 30
+                     and left - 10 <= b.cx <= right + 10]  # fmt: skip
+            if not below:
+                return []
+            first = min(b.y for b in below)
+            row = [b for b in below if b.y <= first + max(b.h for b in below) * 0.6]
+            return _merge_row(row)
+        side = [b for b in self.boxes if id(b) not in used and b.x + b.w <= left + 3 and top - 5 <= b.cy <= bottom + 5
+                and b.x + b.w >= left - 60]  # fmt: skip
+        return sorted(side, key=lambda b: b.cy)
+
+    # marks ---------------------------------------------------------------------------------------
+    def colours(self, frame) -> list[tuple[int, int, int]]:
+        """The inks of the plot area that are not the background, commonest first."""
+        left, top, right, bottom = frame
+        area = self.rgb[top + 2 : bottom - 1, left + 2 : right - 1].reshape(-1, 3)
+        far = np.abs(area - self.bg).sum(axis=1) > 60
+        ink = area[far]
+        if len(ink) == 0:
+            return []
+        q = ink // 24
+        vals, counts = np.unique(q, axis=0, return_counts=True)
+        order = np.argsort(-counts)
+        out: list[tuple[int, int, int]] = []
+        for k in order:
+            if counts[k] < max(25, 0.0015 * len(area)):
+                break
+            members = ink[(q == vals[k]).all(axis=1)]
+            rep = tuple(int(c) for c in np.median(members, axis=0))
+            if all(sum(abs(a - b) for a, b in zip(rep, o, strict=True)) > 70 for o in out):
+                out.append(rep)
+        return out
+
+    def mask(self, colour) -> np.ndarray:
+        return np.abs(self.rgb - np.array(colour)).sum(axis=2) <= 60
+
+    def components(self, mask: np.ndarray) -> list[tuple[int, int, int, int, int]]:
+        import cv2
+
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=4)
+        return [tuple(int(v) for v in stats[k]) for k in range(1, n)]  # x, y, w, h, area
+
+    def bars(self, frame) -> tuple[str, list[_Mark]]:
+        """Solid rectangles standing on a common baseline (or on each other): vertical or horizontal."""
+        left, top, right, bottom = frame
+        found: list[_Mark] = []
+        for colour in self.colours(frame):
+            m = self.mask(colour)
+            m[: top + 1] = False
+            m[bottom:] = False
+            m[:, : left + 1] = False
+            m[:, right:] = False
+            for x, y, w, h, area in self.components(m):
+                if w >= 4 and h >= 3 and area >= 0.85 * w * h and area >= 40:
+                    found.append(_Mark(colour, x, y, x + w, y + h))
+        if not found:
+            return "", []
+
+        # vertical bars: bottoms at the baseline (the axis) or on another bar's top
+        def on_base_v(b: _Mark) -> bool:
+            return b.y1 >= bottom - 2 or any(o is not b and abs(o.y0 - b.y1) <= 2 and o.x0 - 2 <= b.x0 and b.x1 <= o.x1 + 2
+                                                for o in found)  # fmt: skip
+
+        def on_base_h(b: _Mark) -> bool:
+            return b.x0 <= left + 3 or any(o is not b and abs(o.x1 - b.x0) <= 2 and o.y0 - 2 <= b.y0 and b.y1 <= o.y1 + 2
+                                               for o in found)  # fmt: skip
+
+        vert = [b for b in found if on_base_v(b) and b.y1 - b.y0 >= 3]
+        horiz = [b for b in found if on_base_h(b) and b.x1 - b.x0 >= 3]
+        # a legend patch sits inside the plot but on no baseline; thin full-width strips are gridlines
+        vert = [b for b in vert if b.x1 - b.x0 < 0.6 * (right - left)]
+        horiz = [b for b in horiz if b.y1 - b.y0 < 0.6 * (bottom - top)]
+        if len(vert) >= 2 and (len(vert) >= len(horiz) or self._aligned(horiz, "h")):
+            return "vertical", vert
+        if len(horiz) >= 2:
+            return "horizontal", horiz
+        return "", []
+
+    @staticmethod
+    def _aligned(marks: list[_Mark], how: str) -> bool:
+        return False
+
+    def line_traces(self, frame) -> list[tuple[tuple[int, int, int], np.ndarray]]:
+        """Per ink colour, its pixels in the plot area when they span much of it (a data line)."""
+        left, top, right, bottom = frame
+        out = []
+        for colour in self.colours(frame):
+            m = self.mask(colour)
+            m[: top + 2] = False
+            m[bottom - 1 :] = False
+            m[:, : left + 2] = False
+            m[:, right - 1 :] = False
+            # gridlines: straight rows or columns of one colour across the plot
+            rows_full = m.sum(axis=1) >= 0.8 * (right - left)
+            m[rows_full] = False
+            cols_full = m.sum(axis=0) >= 0.8 * (bottom - top)
+            m[:, cols_full] = False
+            xs = np.flatnonzero(m.any(axis=0))
+            if colour_name(colour) in ("grey", "white") and min(colour) > 170:
+                continue  # a light grey frame or grid, not a data line
+            if len(xs) and np.ptp(xs) >= 0.4 * (right - left):
+                out.append((colour, m))
+        return out
+
+    # legend --------------------------------------------------------------------------------------
+    def legend(self, colours: list[tuple[int, int, int]], exclude: list[_Mark]) -> tuple[dict[tuple, str], list]:
+        """Series names by colour: a small mark of that colour with text just to its right; and
+        the boxes of those marks (a line chart's legend handles are not data)."""
+        names: dict[tuple, str] = {}
+        handles = []
+        texts = self.boxes
+        for colour in colours:
+            m = self.mask(colour)
+            for x, y, w, h, area in self.components(m):
+                if not (3 <= w <= 60 and h <= 25) or area < 6:
+                    continue
+                if any(e.x0 <= x and x + w <= e.x1 and e.y0 <= y and y + h <= e.y1 for e in exclude):
+                    continue
+                cy = y + h / 2
+                right_of = [t for t in texts if 0 <= t.x - (x + w) <= 14 and abs(t.cy - cy) <= max(6, t.h * 0.5)]
+                if right_of:
+                    t = min(right_of, key=lambda t: t.x)
+                    names.setdefault(colour, t.text)
+                    handles.append((x, y, w, h))
+        return names, handles
+
+    def style(self, m: np.ndarray) -> str:
+        xs = np.flatnonzero(m.any(axis=0))
+        if len(xs) == 0:
+            return "solid"
+        cover = len(xs) / (xs[-1] - xs[0] + 1)
+        return "solid" if cover >= 0.93 else "dashed" if cover >= 0.55 else "dotted"
+
+    def cal(self, a: float, b: float, p: float) -> float:
+        return a * p + b
+
+
+def _labels_for(points: list[tuple[float, float, ChartValue]], boxes: list[_Box], reach: float) -> None:
+    """Give each printed number to the nearest point (x, y in pixels) within reach; the label wins."""
+    taken: set[int] = set()
+    for bx in boxes:
+        if bx.num is None:
+            continue
+        near = [(abs(px - bx.cx) + abs(py - bx.cy), k) for k, (px, py, _) in enumerate(points)
+                if abs(px - bx.cx) <= reach and abs(py - bx.cy) <= 2.5 * reach]  # fmt: skip
+        if not near:
+            continue
+        _, k = min(near)
+        if k in taken:
+            continue
+        taken.add(k)
+        v = points[k][2]
+        v.label, v.value, v.how = bx.text, float(bx.num), "label"
+
+
+def read_chart(image, lines) -> Chart | None:
+    """The chart in ``image`` (a CheckedImage) as a table of values, or None if it is not a bar or
+    line chart this reader can measure. ``lines`` are the image's OCR boxes."""
+    rgb = np.asarray(image.image.convert("RGB"))
+    r = _Reader(rgb, lines)
+    frame = r.frame()
+    if frame is None:
+        return None
+    left, top, right, bottom = frame
+    orientation, bars = r.bars(frame)
+    kind = "bar" if bars else "line"
+    if kind == "line":
+        orientation = "vertical"
+    axis = r.value_axis(frame, orientation)
+    if axis is None:
+        return None
+    a, b, tick_boxes = axis
+    cats = r.category_labels(frame, orientation, tick_boxes)
+    if len(cats) < 2:
+        return None
+    unit = abs(a) * 1.5  # a measurement is good to about 1.5 pixels
+    used = {id(t) for t in tick_boxes} | {id(c) for c in cats}
+    inside = [t for t in r.boxes if id(t) not in used and left - 5 <= t.cx <= right + 5 and top - 15 <= t.cy <= bottom]
+    values: list[ChartValue] = []
+    series_look: dict[str, str] = {}
+    points: list[tuple[float, float, ChartValue]] = []
+    if kind == "bar":
+        colours = sorted({m.colour for m in bars}, key=lambda c: [m.colour for m in bars].index(c))
+        names, _ = r.legend(colours, bars)
+        stacked = any(
+            o is not m and o.colour != m.colour and abs(o.y0 - m.y1) <= 2 and abs(o.x0 - m.x0) <= 3
+            if orientation == "vertical"
+            else o is not m and o.colour != m.colour and abs(o.x1 - m.x0) <= 2 and abs(o.y0 - m.y0) <= 3
+            for m in bars
+            for o in bars
+        )
+        for c in colours:
+            nm = names.get(c, "" if len(colours) == 1 else colour_name(c))
+            series_look[nm] = f"{colour_name(c)} bars ({_hex(c)})"
+        centres = [(c.cx if orientation == "vertical" else c.cy) for c in cats]
+        for m in bars:
+            mid = (m.x0 + m.x1) / 2 if orientation == "vertical" else (m.y0 + m.y1) / 2
+            k = int(np.argmin([abs(mid - c) for c in centres]))
+            if abs(mid - centres[k]) > 0.75 * (np.median(np.diff(sorted(centres))) if len(centres) > 1 else 1e9):
+                continue
+            if orientation == "vertical":
+                hi_v, lo_v = r.cal(a, b, m.y0), r.cal(a, b, m.y1)
+                base = lo_v if m.y1 < bottom - 2 else 0.0 if r.cal(a, b, bottom) <= 0 else r.cal(a, b, bottom)
+                measured = hi_v - base if m.y1 < bottom - 2 else hi_v
+                px, py = mid, m.y0
+            else:
+                hi_v, lo_v = r.cal(a, b, m.x1), r.cal(a, b, m.x0)
+                measured = hi_v - lo_v if m.x0 > left + 3 else hi_v
+                px, py = m.x1, mid
+            nm = names.get(m.colour, "" if len(colours) == 1 else colour_name(m.colour))
+            v = ChartValue(cats[k].text, nm, round(measured, 6), "measured", unit, round(measured, 6))
+            values.append(v)
+            if orientation == "vertical":
+                points.append((px, py, v))
+            else:
+                points.append((px + 12, py, v))  # a label stands right of a horizontal bar's end
+        reach = max(8.0, 0.45 * (np.median([m.x1 - m.x0 for m in bars]) if orientation == "vertical" else 20))
+        _labels_for(points, inside, reach)
+    else:
+        stacked = False
+        traces = r.line_traces(frame)
+        if not traces:
+            return None
+        names, handles = r.legend([c for c, _ in traces], [])
+        for _, m in traces:
+            for x, y, w, h in handles:  # a legend handle inside the plot is not data
+                m[max(0, y - 2) : y + h + 2, max(0, x - 2) : x + w + 2] = False
+        xs_cat = [c.cx for c in cats]
+        ticks = _ticks(r.dark, bottom, "x", max(0, left - 8), min(r.w, right + 8))
+        xs_cat = [_snap(x, ticks) for x in xs_cat]
+        for colour, m in traces:
+            nm = names.get(colour, "" if len(traces) == 1 else colour_name(colour))
+            # the legend's own sample is not data: drop the legend handle next to its text
+            series_look[nm] = f"{colour_name(colour)} {r.style(m)} line ({_hex(colour)})"
+            cols = np.flatnonzero(m.any(axis=0))
+            for cat, x in zip(cats, xs_cat, strict=True):
+                y = _line_y(m, int(round(x)), cols)
+                if y is None:
+                    continue
+                val = r.cal(a, b, y)
+                v = ChartValue(cat.text, nm, round(val, 6), "measured", unit, round(val, 6))
+                values.append(v)
+                points.append((x, y - 10, v))
+        _labels_for(points, inside, 22.0)
+    notes = []
+    for v in values:
+        if v.how == "label" and abs(v.value - v.measured) > max(3 * v.uncertainty, 0.03 * abs(v.value)):
+            notes.append(f"{v.category}{' / ' + v.series if v.series else ''}: label {v.label} but measured "
+                         f"{_fmt(v.measured)}")  # fmt: skip
+    if not values:
+        return None
+    order = {c.text: k for k, c in enumerate(cats)}
+    values.sort(key=lambda v: (order.get(v.category, 99), v.series))
+    return Chart(kind, orientation, stacked, [c.text for c in cats], series_look, values, notes)
+
+
+def _line_y(m: np.ndarray, x: int, cols: np.ndarray) -> float | None:
+    """The line's y at column x: the middle of its pixels there, or interpolated over a gap."""
+    if len(cols) == 0 or x < cols[0] - 3 or x > cols[-1] + 3:
+        return None
+
+    def at(c: int) -> float | None:
+        ys = np.flatnonzero(m[:, c])
+        return float((ys.min() + ys.max()) / 2) if len(ys) else None
+
+    band = [at(c) for c in range(max(0, x - 1), min(m.shape[1], x + 2))]
+    band = [y for y in band if y is not None]
+    if band:
+        return float(np.median(band))
+    before = cols[cols < x]
+    after = cols[cols > x]
+    if len(before) == 0 or len(after) == 0:
+        return at(int(before[-1])) if len(before) else at(int(after[0])) if len(after) else None
+    x0, x1 = int(before[-1]), int(after[0])
+    y0, y1 = at(x0), at(x1)
+    return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:,.2f}".rstrip("0").rstrip(".") if abs(v) < 1000 else f"{v:,.0f}"

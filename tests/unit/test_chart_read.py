@@ -1,0 +1,180 @@
+"""Charts measured and tables read as grids, with real OCR on charts drawn here with known values
+(tests/chart_fixtures.py); the facts computed from them; the per-question limits of offline mode."""
+
+from __future__ import annotations
+
+import pytest
+
+from multimodal_crew.flows import run_flow
+from multimodal_crew.steps.vision import SeeAnswer
+from multimodal_crew.vision.chart import colour_name, parse_number, read_chart
+from multimodal_crew.vision.describe import describe, ocr_lines
+from multimodal_crew.vision.facts import facts, question_facts, table_rows, table_text
+from multimodal_crew.vision.grid import read_grid
+from multimodal_crew.vision.images import load_image
+from multimodal_crew.vision.limits import offline_limit
+from tests import chart_fixtures as fx
+from tests.fakes import ScriptedModel
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory):
+    """Each fixture chart drawn once, read once: (truth, chart or grid, OCR lines)."""
+    d = tmp_path_factory.mktemp("charts")
+    out = {}
+    for name, make in [
+        ("labelled", lambda p: fx.vertical_bars(p, "all")),
+        ("unlabelled", lambda p: fx.vertical_bars(p, "none")),
+        ("some", lambda p: fx.vertical_bars(p, "some")),
+        ("horizontal", fx.horizontal_bars),
+        ("grouped", fx.grouped_bars),
+        ("stacked", fx.stacked_bars),
+        ("lines", fx.lines),
+        ("zh", fx.zh_bars),
+        ("table", fx.table_image),
+    ]:
+        path, truth = make(d / f"{name}.png")
+        img = load_image(str(path))
+        lines = ocr_lines(img)
+        out[name] = (truth, read_chart(img, lines), lines, img)
+    return out
+
+
+def _errors(truth: dict, chart) -> list[float]:
+    errs = []
+    for series, vals in truth["series"].items():
+        for cat, want in zip(truth["categories"], vals, strict=True):
+            got = next(v for v in chart.values if v.category == cat and (v.series == series or len(truth["series"]) == 1))
+            errs.append(abs(got.measured - want) / abs(want))
+    return errs
+
+
+@pytest.mark.parametrize("name", ["labelled", "unlabelled", "some", "horizontal", "grouped", "stacked", "lines", "zh"])
+def test_every_value_is_measured_within_two_percent(drawn, name):
+    truth, chart, _, _ = drawn[name]
+    assert chart is not None
+    assert chart.categories == truth["categories"] or sorted(chart.categories) == sorted(truth["categories"])
+    errs = _errors(truth, chart)
+    assert len(errs) == sum(len(v) for v in truth["series"].values())
+    assert max(errs) <= 0.02, errs
+
+
+def test_orientation_kind_and_stacking(drawn):
+    assert (drawn["horizontal"][1].orientation, drawn["horizontal"][1].kind) == ("horizontal", "bar")
+    assert drawn["stacked"][1].stacked and not drawn["grouped"][1].stacked
+    assert drawn["lines"][1].kind == "line"
+
+
+def test_printed_labels_win_and_agree_with_the_measurement(drawn):
+    some = drawn["some"][1]
+    hows = {v.category: v.how for v in some.values}
+    assert hows == {"North": "label", "South": "measured", "East": "label", "West": "measured", "Centre": "label"}
+    north = some.cell("North", "")
+    assert north.value == 34.0 and north.label == "34" and abs(north.measured - 34) < 0.5
+    assert not some.notes  # label and measurement agree
+
+
+def test_legend_maps_colours_and_line_styles_to_series(drawn):
+    assert drawn["grouped"][1].series == {"Tea": "green bars (#2ca02c)", "Coffee": "purple bars (#9467bd)"}
+    looks = drawn["lines"][1].series
+    assert looks["Rome"].startswith("red dashed line") and looks["Bergen"].startswith("blue solid line")
+    q = question_facts("Which city is the dashed line?", [drawn["lines"][1].as_dict()])
+    assert "the dashed line is the series: Rome" in q
+    q = question_facts("Which drink is shown by the green bars?", [drawn["grouped"][1].as_dict()])
+    assert "the green bars are the series: Tea" in q
+
+
+def test_chart_facts_compare_in_code(drawn):
+    f = facts(drawn["unlabelled"][1].as_dict())
+    assert f[0].startswith("values: largest South (70.9") and "smallest West (17.8" in f[0]
+    stacked = facts(drawn["stacked"][1].as_dict())
+    assert any(s.startswith("stack totals (all series): largest Q4 (65") for s in stacked)
+    line = " ".join(facts(drawn["lines"][1].as_dict()))
+    assert "Rome: changes Jan→Feb +1.98" in line and "overall it rises" in line and "no decrease" in line
+    diff = question_facts("How much higher is Centre than North?", [drawn["unlabelled"][1].as_dict()])
+    assert diff and diff[0].startswith("Centre 62.9") and "= 28.9" in diff[0]
+
+
+def test_a_table_becomes_a_grid_with_merged_header_and_empty_cell(drawn):
+    truth, chart, lines, img = drawn["table"]
+    assert chart is None
+    grid = read_grid(lines, img.width)
+    assert grid.header == truth["header"]
+    assert [r[0] for r in grid.rows] == ["Falcons", "Rovers", "Comets"]
+    assert grid.rows[1][2] == ""  # the empty cell is kept, under its header
+    assert "| Rovers | " in grid.markdown() and "(empty)" in grid.markdown()
+    t = grid.as_dict()
+    f = facts(t)
+    assert any("column Score Away is empty in the row(s): Rovers" in s for s in f)
+    q = question_facts("How many teams scored more than 10 Away?", [t])
+    assert "column Score Away: 1 row(s) above 10 (Comets), 1 below (Falcons)" in q
+
+
+def test_receipt_totals_are_not_the_largest_item():
+    t = {"type": "table", "title": "SHOP", "header": ["column 1", "column 2"],
+         "rows": [["Coffee", "8.18"], ["Bread", "2.40"], ["TOTAL", "10.58"]]}  # fmt: skip
+    assert facts(t)[0].startswith("column 2: largest Coffee (8.18), smallest Bread (2.4)")
+
+
+def test_text_that_is_no_chart_or_table_gives_neither(tmp_path):
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (400, 200), "white")
+    ImageDraw.Draw(img).text((20, 80), "NO PARKING", fill="black")
+    img.save(tmp_path / "sign.png")
+    d = describe(load_image(str(tmp_path / "sign.png")))
+    assert d.tables == []
+
+
+def test_numbers_and_colour_names():
+    assert [parse_number(s) for s in ["1,250", "−3.5", "$40", "12%", "Q1", "2023a"]] == [1250, -3.5, 40, 12, None, None]
+    assert [colour_name(c) for c in [(44, 160, 44), (214, 39, 40), (31, 119, 180), (255, 127, 14), (127, 127, 127)]] == [
+        "green", "red", "blue", "orange", "grey"]  # fmt: skip
+
+
+def test_table_rows_print_how_each_value_was_obtained(drawn):
+    title, header, rows = table_rows(drawn["some"][1].as_dict())
+    assert header == ["category", "series", "value", "how"] and title == "vertical bar chart"
+    assert rows[0][2] == "34" and rows[0][3].startswith("label 34 (measured 3")
+    assert rows[1][3].startswith("measured ±")
+    assert "Chart read by measurement" in table_text(drawn["some"][1].as_dict())
+
+
+@pytest.mark.parametrize(
+    ("question", "tables", "limited"),
+    [
+        ("How many circles overlap the square?", [], True),
+        ("Which shape is left of the square?", [], True),
+        ("图中有几个红色的圆？", [], True),
+        ("What is the total on the receipt?", [], False),
+        ("How many rows are above 10?", [{"type": "table"}], False),
+        ("Between which months did it increase most?", [{"type": "chart"}], False),
+    ],
+)
+def test_offline_limits_per_question(question, tables, limited):
+    assert bool(offline_limit(question, tables)) is limited
+
+
+def test_the_see_result_carries_tables_facts_and_low_confidence(state_home, drawn, tmp_path):
+    _, chart, _, img = drawn["grouped"]
+    model = ScriptedModel({"rationale": "Tea is the green bars."}, {"answer": "Tea"})
+    q = "Which drink is shown by the green bars?"
+    r = SeeAnswer.model_validate(run_flow("see", {"image": img.path, "question": q, "choices": ["Tea", "Coffee"]},
+                                          model=model).data)  # fmt: skip
+    assert r.confidence == "normal" and not r.limits
+    assert r.tables and r.tables[0]["type"] == "chart" and r.tables[0]["image"] == 1
+    sent = model.requests[0][0][-1]["content"]
+    assert "Chart read by measurement" in sent and "the green bars are the series: Tea" in sent
+    model = ScriptedModel({"rationale": "There seem to be two shapes."}, {"answer": "2"})
+    r = SeeAnswer.model_validate(run_flow("see", {"image": img.path, "question": "How many circles are there?",
+                                                  "choices": ["1", "2"]}, model=model).data)  # fmt: skip
+    assert r.tables  # a chart was found, so "how many" is about its values: no limit
+    from PIL import Image
+
+    Image.new("RGB", (200, 200), "white").save(tmp_path / "blank.png")
+    model = ScriptedModel({"rationale": "There seem to be two shapes."}, {"answer": "2"})
+    result = run_flow("see", {"image": str(tmp_path / "blank.png"), "question": "How many circles are there?",
+                              "choices": ["1", "2"]}, model=model)  # fmt: skip
+    r = SeeAnswer.model_validate(result.data)
+    assert r.confidence == "low" and "does not see shapes" in r.limits
+    assert "Confidence: low" in result.text
