@@ -114,3 +114,66 @@ def table_image(path: Path) -> tuple[Path, dict]:
                 d.text((x, 84 + 40 * r), v, fill="black", font=font)
     img.save(path)
     return path, {"header": ["Team", "Score Home", "Score Away", "Coach"], "rows": rows}
+
+
+def variety(path: Path, seed: int) -> tuple[Path, dict]:
+    """A chart drawn with random style choices (the reader's own development cases): bar or line,
+    vertical or horizontal, 1-3 series, stacked or grouped, legend placement, labels on some bars,
+    rotated ticks, gridlines, hidden spines, axis ranges not starting at 0 for lines."""
+    import random
+
+    rng = random.Random(seed)
+    kind = rng.choice(["bar", "bar", "line"])
+    n_series = rng.choice([1, 1, 2, 3])
+    pool = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf"]
+    if rng.random() < 0.3:
+        pool = [str(y) for y in range(2015, 2024)]
+    cats = pool[: rng.randint(3, 6)]
+    names = ["Solar", "Wind", "Hydro"][:n_series]
+    colours = rng.sample(["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#17becf", "#444444"], 3)
+    scale = rng.choice([1, 10, 100, 1000, 0.01])
+    lo = rng.choice([0, 0, 20]) if kind == "line" else 0
+    series = {s: [round(scale * rng.uniform(lo + 5, 95), 2 if scale < 1 else 1) for _ in cats] for s in names}
+    fig, ax = plt.subplots(figsize=(rng.uniform(5.5, 8), rng.uniform(3.5, 5)), dpi=rng.choice([90, 100, 120]))
+    horizontal = kind == "bar" and rng.random() < 0.35
+    stacked = kind == "bar" and n_series > 1 and rng.random() < 0.5
+    if kind == "bar":
+        width = 0.8 / (1 if stacked else n_series)
+        base = [0.0] * len(cats)
+        for k, s in enumerate(names):
+            pos = [x + (0 if stacked else (k - (n_series - 1) / 2) * width) for x in range(len(cats))]
+            draw = ax.barh if horizontal else ax.bar
+            kw = {"left": base} if horizontal else {"bottom": base}
+            bars = draw(pos, series[s], width if not horizontal else width, label=s, color=colours[k],
+                        **(kw if stacked else {}))  # fmt: skip
+            if rng.random() < 0.4 and not stacked:
+                ax.bar_label(bars, fmt="%g", padding=2, fontsize=8)
+            if stacked:
+                base = [b + v for b, v in zip(base, series[s], strict=True)]
+        (ax.set_yticks if horizontal else ax.set_xticks)(range(len(cats)), cats)
+    else:
+        styles = ["-", "--", ":"]
+        rng.shuffle(styles)
+        for k, s in enumerate(names):
+            ax.plot(cats, series[s], linestyle=styles[k], color=colours[k], label=s,
+                    marker=rng.choice([None, "o", "s"]), linewidth=rng.choice([1.5, 2]))  # fmt: skip
+        if lo:
+            ax.set_ylim(scale * lo, scale * 100)
+    if rng.random() < 0.4:
+        ax.grid(axis="x" if horizontal else "y", color="#dddddd")
+        ax.set_axisbelow(True)
+    if rng.random() < 0.4:
+        ax.spines[["top", "right"]].set_visible(False)
+    if n_series > 1:
+        where = rng.choice(["best", "outside right", "below"])
+        if where == "best":
+            ax.legend(loc="best")
+        elif where == "outside right":
+            ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+        else:
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=n_series)
+    if not horizontal and rng.random() < 0.3:
+        ax.tick_params(axis="x", labelrotation=30)
+    ax.set_title(rng.choice(["Energy mix", "Output by site", ""]))
+    return _save(fig, path), {"kind": kind, "categories": cats, "series": series, "stacked": stacked,
+                              "horizontal": horizontal}  # fmt: skip

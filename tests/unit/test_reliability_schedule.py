@@ -245,7 +245,7 @@ def test_the_next_run_removes_a_killed_runs_staging_folder_but_not_a_live_ones(s
         t.start()
         return t
 
-    live = start("live", 10)
+    live = start("live", 30)  # long enough to outlive the steps below on a loaded machine
     assert wait_for(lambda: running("live") and staging_dirs(state_home)), "the live run never started"
     [mine] = staging_dirs(state_home)
     killed = start("killed", 60)

@@ -78,7 +78,13 @@ class _Executor(ThreadPoolExecutor):
         self.owner = owner
 
     def _do_submit_job(self, job, run_times):
-        super()._do_submit_job(_Job(job, owner=self.owner, due=run_times[-1].timestamp()), run_times)
+        if self.owner.runs.stopping.is_set():
+            return  # a run due while the scheduler stops is not started (nor half-started)
+        try:
+            super()._do_submit_job(_Job(job, owner=self.owner, due=run_times[-1].timestamp()), run_times)
+        except RuntimeError:  # the pool shut down between the check and the submit (Ctrl-C)
+            if not self.owner.runs.stopping.is_set():
+                raise
 
 
 class Scheduler:

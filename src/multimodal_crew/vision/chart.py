@@ -219,11 +219,11 @@ class _Reader:
     def __init__(self, rgb: np.ndarray, lines) -> None:
         self.rgb = rgb.astype(np.int16)
         self.h, self.w = rgb.shape[:2]
-        grey = self.rgb.mean(axis=2)
-        self.dark = grey < 110
+        self.dark = self.rgb.max(axis=2) < 100  # black or near it (axis lines, ticks); not a saturated colour
         self.boxes = [_Box(t.text, t.x, t.y, t.w, t.h, parse_number(t.text)) for t in lines]
-        # the background: the commonest colour
-        flat = (self.rgb // 8).reshape(-1, 3)
+        # the background: the commonest colour of the image's border (bars may cover most of the inside)
+        flat = np.concatenate([self.rgb[:3].reshape(-1, 3), self.rgb[-3:].reshape(-1, 3),
+                               self.rgb[:, :3].reshape(-1, 3), self.rgb[:, -3:].reshape(-1, 3)]) // 8  # fmt: skip
         vals, counts = np.unique(flat, axis=0, return_counts=True)
         self.bg = vals[np.argmax(counts)] * 8 + 4
 
@@ -295,13 +295,27 @@ class _Reader:
         order = np.argsort(-counts)
         out: list[tuple[int, int, int]] = []
         for k in order:
-            if counts[k] < max(25, 0.0015 * len(area)):
+            if counts[k] < max(20, 0.0005 * len(area)):
                 break
             members = ink[(q == vals[k]).all(axis=1)]
             rep = tuple(int(c) for c in np.median(members, axis=0))
-            if all(sum(abs(a - b) for a, b in zip(rep, o, strict=True)) > 70 for o in out):
+            if all(sum(abs(a - b) for a, b in zip(rep, o, strict=True)) > 70 for o in out) and not self._blend(
+                rep, out
+            ):
                 out.append(rep)
         return out
+
+    def _blend(self, c, others) -> bool:
+        """Is c an anti-aliasing mix of the background and a colour already found?"""
+        c, bg = np.array(c, float), np.array(self.bg, float)
+        for o in others:
+            d = np.array(o, float) - bg
+            if d @ d == 0:
+                continue
+            t = float((c - bg) @ d / (d @ d))
+            if 0.1 < t < 0.95 and np.abs(bg + t * d - c).sum() < 45:
+                return True
+        return False
 
     def mask(self, colour) -> np.ndarray:
         return np.abs(self.rgb - np.array(colour)).sum(axis=2) <= 60
@@ -375,25 +389,40 @@ class _Reader:
         return out
 
     # legend --------------------------------------------------------------------------------------
-    def legend(self, colours: list[tuple[int, int, int]], exclude: list[_Mark]) -> tuple[dict[tuple, str], list]:
-        """Series names by colour: a small mark of that colour with text just to its right; and
-        the boxes of those marks (a line chart's legend handles are not data)."""
+    def legend(
+        self, colours: list[tuple[int, int, int]], exclude: list[_Mark], skip=()
+    ) -> tuple[dict[tuple, str], list]:
+        """Series names by colour: a text whose left neighbourhood (a legend's patch or line
+        sample) holds pixels of one series' colour; and those neighbourhoods (a line chart's
+        legend samples are not data). Numbers are value labels, never series names."""
         names: dict[tuple, str] = {}
         handles = []
-        texts = self.boxes
-        for colour in colours:
-            m = self.mask(colour)
-            for x, y, w, h, area in self.components(m):
-                if not (3 <= w <= 60 and h <= 25) or area < 6:
-                    continue
-                if any(e.x0 <= x and x + w <= e.x1 and e.y0 <= y and y + h <= e.y1 for e in exclude):
-                    continue
-                cy = y + h / 2
-                right_of = [t for t in texts if 0 <= t.x - (x + w) <= 14 and abs(t.cy - cy) <= max(6, t.h * 0.5)]
-                if right_of:
-                    t = min(right_of, key=lambda t: t.x)
-                    names.setdefault(colour, t.text)
-                    handles.append((x, y, w, h))
+        masks = {c: self.mask(c) for c in colours}
+        for m in masks.values():
+            for t in self.boxes:  # text's anti-aliased edges have every grey: never a sample
+                m[max(0, int(t.y)) : int(t.y + t.h) + 1, max(0, int(t.x)) : int(t.x + t.w) + 1] = False
+        skipped = {id(t) for t in skip}
+        for t in sorted(self.boxes, key=lambda t: (t.y, t.x)):
+            if t.num is not None or id(t) in skipped:  # value labels and axis labels name no series
+                continue
+            half = max(3, int(t.h * 0.3))
+            y0, y1 = int(t.cy) - half, int(t.cy) + half + 1
+            x0, x1 = max(0, int(t.x) - int(max(40, 3 * t.h))), max(0, int(t.x) - 1)
+            if y0 < 0 or x1 - x0 < 5:
+                continue
+            counts = []
+            for c, m in masks.items():
+                region = m[y0:y1, x0:x1].copy()
+                for e in exclude:  # a bar that the text stands next to is not a legend sample
+                    region[max(0, e.y0 - y0) : max(0, e.y1 - y0), max(0, e.x0 - x0) : max(0, e.x1 - x0)] = False
+                counts.append((int(region.sum()), c))
+            counts.sort(reverse=True)
+            if not counts or counts[0][0] < 3 or (len(counts) > 1 and counts[1][0] > 0.5 * counts[0][0]):
+                continue
+            c = counts[0][1]
+            if c not in names:
+                names[c] = t.text
+                handles.append((x0, y0, x1 - x0, y1 - y0))
         return names, handles
 
     def style(self, m: np.ndarray) -> str:
@@ -453,7 +482,7 @@ def read_chart(image, lines) -> Chart | None:
     points: list[tuple[float, float, ChartValue]] = []
     if kind == "bar":
         colours = sorted({m.colour for m in bars}, key=lambda c: [m.colour for m in bars].index(c))
-        names, _ = r.legend(colours, bars)
+        names, _ = r.legend(colours, bars, skip=[*cats, *tick_boxes])
         stacked = any(
             o is not m and o.colour != m.colour and abs(o.y0 - m.y1) <= 2 and abs(o.x0 - m.x0) <= 3
             if orientation == "vertical"
@@ -493,10 +522,12 @@ def read_chart(image, lines) -> Chart | None:
         traces = r.line_traces(frame)
         if not traces:
             return None
-        names, handles = r.legend([c for c, _ in traces], [])
+        names, handles = r.legend([c for c, _ in traces], [], skip=[*cats, *tick_boxes])
         for _, m in traces:
-            for x, y, w, h in handles:  # a legend handle inside the plot is not data
+            for x, y, w, h in handles:  # a legend sample inside the plot is not data
                 m[max(0, y - 2) : y + h + 2, max(0, x - 2) : x + w + 2] = False
+            for t in r.boxes:  # nor is text (its anti-aliased edges have every grey)
+                m[max(0, int(t.y) - 1) : int(t.y + t.h) + 2, max(0, int(t.x) - 1) : int(t.x + t.w) + 2] = False
         xs_cat = [c.cx for c in cats]
         ticks = _ticks(r.dark, bottom, "x", max(0, left - 8), min(r.w, right + 8))
         xs_cat = [_snap(x, ticks) for x in xs_cat]
@@ -515,10 +546,21 @@ def read_chart(image, lines) -> Chart | None:
                 points.append((x, y - 10, v))
         _labels_for(points, inside, 22.0)
     notes = []
+    span = abs(
+        r.cal(a, b, top if orientation == "vertical" else right)
+        - r.cal(a, b, bottom if orientation == "vertical" else left)
+    )
     for v in values:
-        if v.how == "label" and abs(v.value - v.measured) > max(3 * v.uncertainty, 0.03 * abs(v.value)):
-            notes.append(f"{v.category}{' / ' + v.series if v.series else ''}: label {v.label} but measured "
-                         f"{_fmt(v.measured)}")  # fmt: skip
+        if v.how != "label":
+            continue
+        off = abs(v.value - v.measured)
+        where = f"{v.category}{' / ' + v.series if v.series else ''}"
+        if off > max(5 * v.uncertainty, 0.1 * abs(v.measured), 0.05 * span):  # not this point's label, or misread
+            notes.append(f"{where}: the text {v.label!r} next to it is far from the measured {_fmt(v.measured)}; "
+                         "the measurement is used")  # fmt: skip
+            v.value, v.how, v.label = v.measured, "measured", ""
+        elif off > max(3 * v.uncertainty, 0.03 * abs(v.value)):
+            notes.append(f"{where}: label {v.label} but measured {_fmt(v.measured)}; the label is used")
     if not values:
         return None
     order = {c.text: k for k, c in enumerate(cats)}
@@ -527,25 +569,73 @@ def read_chart(image, lines) -> Chart | None:
 
 
 def _line_y(m: np.ndarray, x: int, cols: np.ndarray) -> float | None:
-    """The line's y at column x: the middle of its pixels there, or interpolated over a gap."""
+    """The line's y at column x. Each side's segment, fitted on columns 4-12 pixels away and
+    extended to x, meets at the point; averaging the two sides is right at a peak or a dip,
+    where the pixels of the column itself lie off-centre. A gap (a dashed line) is bridged."""
     if len(cols) == 0 or x < cols[0] - 3 or x > cols[-1] + 3:
         return None
 
     def at(c: int) -> float | None:
+        if c < 0 or c >= m.shape[1]:
+            return None
         ys = np.flatnonzero(m[:, c])
-        return float((ys.min() + ys.max()) / 2) if len(ys) else None
+        if not len(ys):
+            return None
+        runs = np.split(ys, np.flatnonzero(np.diff(ys) > 2) + 1)
+        return [float((r[0] + r[-1]) / 2) for r in runs]
 
-    band = [at(c) for c in range(max(0, x - 1), min(m.shape[1], x + 2))]
-    band = [y for y in band if y is not None]
-    if band:
-        return float(np.median(band))
-    before = cols[cols < x]
-    after = cols[cols > x]
+    def side(sign: int) -> float | None:
+        pts = []
+        ref = at_x
+        for d in range(4, 13):
+            ys = at(x + sign * d)
+            if not ys:
+                continue
+            y = min(ys, key=lambda v: abs(v - ref)) if ref is not None else ys[0]
+            pts.append((d, y))
+        if len(pts) < 3:
+            return None
+        ds, yv = np.array([p[0] for p in pts], float), np.array([p[1] for p in pts], float)
+        slope, icpt = np.polyfit(ds, yv, 1)
+        return float(icpt)  # at d = 0
+
+    here = [y for c in range(x - 1, x + 2) for y in (at(c) or [])]
+    at_x = float(np.median(here)) if here else None
+    if at_x is not None and _run_height(m, x, at_x) >= 2.2 * _thickness(m, cols):
+        return at_x  # a marker: its centre is the point
+    ends = [v for v in (side(-1), side(1)) if v is not None]
+    if at_x is not None and ends and min(abs(e - at_x) for e in ends) > 12:
+        ends = []  # the sides belong to another stroke: trust the column itself
+    if ends:
+        return float(np.mean(ends)) if len(ends) == 2 and abs(ends[0] - ends[1]) <= 4 else (
+            float(min(ends, key=lambda e: abs(e - at_x))) if at_x is not None else float(ends[0]))  # fmt: skip
+    if at_x is not None:
+        return at_x
+    before, after = cols[cols < x], cols[cols > x]
     if len(before) == 0 or len(after) == 0:
-        return at(int(before[-1])) if len(before) else at(int(after[0])) if len(after) else None
+        return None
     x0, x1 = int(before[-1]), int(after[0])
     y0, y1 = at(x0), at(x1)
-    return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return y0[0] + (y1[0] - y0[0]) * (x - x0) / (x1 - x0)
+
+
+def _run_height(m: np.ndarray, x: int, y: float) -> int:
+    ys = np.flatnonzero(m[:, x])
+    if not len(ys):
+        return 0
+    runs = np.split(ys, np.flatnonzero(np.diff(ys) > 2) + 1)
+    r = min(runs, key=lambda r: abs((r[0] + r[-1]) / 2 - y))
+    return int(r[-1] - r[0] + 1)
+
+
+def _thickness(m: np.ndarray, cols: np.ndarray) -> float:
+    """The usual height of the line's pixel runs per column (its stroke, where it is not steep)."""
+    hs = []
+    for c in cols[:: max(1, len(cols) // 60)]:
+        ys = np.flatnonzero(m[:, c])
+        runs = np.split(ys, np.flatnonzero(np.diff(ys) > 2) + 1)
+        hs += [int(r[-1] - r[0] + 1) for r in runs if len(r)]
+    return float(np.percentile(hs, 30)) if hs else 2.0
 
 
 def _fmt(v: float) -> str:

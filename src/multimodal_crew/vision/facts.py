@@ -77,7 +77,7 @@ def table_text(t: dict) -> str:
             cells.append(_value_cell(v) if v else "(none)")
         head.append(f"| {c} | " + " | ".join(cells) + " |")
     if t["notes"]:
-        head.append("Label and measurement disagree (the label is used): " + "; ".join(t["notes"]) + ".")
+        head.append("Checks of labels against the measurement: " + "; ".join(t["notes"]) + ".")
     return "\n".join(head)
 
 
