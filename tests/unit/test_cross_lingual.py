@@ -13,7 +13,11 @@ ZH_QUESTION = "电梯B的门传感器必须在什么时候更换？"
 EN_QUERY = {"query": "When must the contractor replace the door sensors of elevator B?"}
 GOOD = {
     "citations": [
-        {"file": "contract.pdf", "page": 2, "quote": "The contractor must replace the door sensors of elevator B within 30 days of the inspection."}
+        {
+            "file": "contract.pdf",
+            "page": 2,
+            "quote": "The contractor must replace the door sensors of elevator B within 30 days of the inspection.",
+        }
     ],
     "answer": "检查后30天内。",
     "abstained": False,

@@ -61,6 +61,7 @@ class Chart:
     series: dict[str, str]  # series name -> how it looks ("green bars", "red dashed line")
     values: list[ChartValue]
     notes: list[str] = field(default_factory=list)
+    ticks: list[str] = field(default_factory=list)  # the value axis's tick labels, as read
 
     def cell(self, category: str, series: str) -> ChartValue | None:
         return next((v for v in self.values if v.category == category and v.series == series), None)
@@ -75,6 +76,7 @@ class Chart:
             "series": self.series,
             "values": [v.__dict__ for v in self.values],
             "notes": self.notes,
+            "ticks": self.ticks,
         }
 
 
@@ -565,7 +567,8 @@ def read_chart(image, lines) -> Chart | None:
         return None
     order = {c.text: k for k, c in enumerate(cats)}
     values.sort(key=lambda v: (order.get(v.category, 99), v.series))
-    return Chart(kind, orientation, stacked, [c.text for c in cats], series_look, values, notes)
+    ticks = [t.text for t in tick_boxes]
+    return Chart(kind, orientation, stacked, [c.text for c in cats], series_look, values, notes, ticks)
 
 
 def _line_y(m: np.ndarray, x: int, cols: np.ndarray) -> float | None:

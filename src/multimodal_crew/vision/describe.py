@@ -41,12 +41,17 @@ class Description:
         out = [f"Image: {self.width}x{self.height} pixels."]
         if self.colours:
             out.append("Dominant colours: " + ", ".join(f"{n} {share:.0%}" for n, share in self.colours) + ".")
-        if self.lines:
+        from .facts import used_text
+
+        used = used_text(self.tables)
+        rest = [t for t in self.lines if not used(t.text)]  # text a chart or grid below already holds
+        if rest:
+            intro = "Other text read by OCR" if len(rest) < len(self.lines) else "Text read by OCR"
             out.append(
-                "Text read by OCR, in reading order (rows top to bottom; | separates items on one row; "
+                f"{intro}, in reading order (rows top to bottom; | separates items on one row; "
                 "(x,y) is the position of the row's first item):"
             )
-            for row in _rows(self.lines):
+            for row in _rows(rest):
                 first = row[0]
                 out.append(f"({first.x},{first.y}) " + " | ".join(t.text for t in row))
             cols = [] if self.tables else _columns(self.lines)
@@ -55,7 +60,7 @@ class Description:
                     "Numbers standing above each label of the bottom row (aligned by x position, "
                     "as in a labelled bar or line chart): " + "; ".join(cols) + "."
                 )
-        else:
+        elif not self.lines:
             out.append("OCR found no text.")
         from .facts import facts, table_text
 

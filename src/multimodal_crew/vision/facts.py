@@ -16,7 +16,7 @@ import re
 
 from .chart import parse_number
 
-__all__ = ["table_text", "table_rows", "facts", "question_facts"]
+__all__ = ["table_text", "table_rows", "facts", "question_facts", "used_text"]
 
 _TOTAL_ROW = re.compile(r"^(total|sum|subtotal|sub-total|grand total|tax|vat|合计|总计|小计|总额|税)\b", re.I)
 
@@ -25,6 +25,20 @@ def _fmt(v: float) -> str:
     if abs(v - round(v)) < 1e-9:
         return f"{round(v):,}" if abs(v) >= 10000 else str(round(v))
     return f"{v:,.2f}".rstrip("0").rstrip(".")
+
+
+def _step(t: dict) -> float:
+    """The precision a chart's measurements carry: the decimal place of their uncertainty."""
+    import math
+
+    unc = max((v["uncertainty"] for v in t.get("values", []) if v["how"] == "measured"), default=0)
+    return 10 ** math.floor(math.log10(unc)) if unc > 0 else 0.01
+
+
+def _r(t: dict, v: float) -> str:
+    """A chart value shown to the precision measured (labels keep their own digits)."""
+    step = _step(t)
+    return _fmt(round(round(v / step) * step, 6))
 
 
 def _key(s: str) -> str:
@@ -50,10 +64,29 @@ def _series_values(chart: dict) -> dict[str, list[tuple[str, float]]]:
     return out
 
 
-def _value_cell(v: dict) -> str:
+def used_text(tables: list[dict]):
+    """A test of OCR text: is it already in one of these charts or grids (axis and category
+    labels, value labels, series names, cells)?"""
+    keys: set[str] = set()
+    for t in tables:
+        if t["type"] == "table":
+            keys |= {_key(c) for r in [t["header"], *t["rows"]] for c in r if c} | {_key(t["title"])}
+        else:
+            keys |= {_key(x) for x in [*t["categories"], *t["series"], *t.get("ticks", [])]}
+            keys |= {_key(v["label"]) for v in t["values"] if v["label"]}
+    keys.discard("")
+
+    def used(text: str) -> bool:
+        k = _key(text)
+        return bool(k) and (k in keys or any(k in u for u in keys if len(k) >= 3))
+
+    return used
+
+
+def _value_cell(t: dict, v: dict) -> str:
     if v["how"] == "label":
-        return f"{v['label']} (label)"
-    return f"≈{_fmt(round(v['value'], 2))} ±{_fmt(round(v['uncertainty'], 2))} (measured)"
+        return _fmt(round(v["value"], 6))
+    return f"≈{_r(t, v['value'])}"
 
 
 def table_text(t: dict) -> str:
@@ -66,7 +99,11 @@ def table_text(t: dict) -> str:
     series = list(dict.fromkeys(v["series"] for v in t["values"]))
     kind = f"{t['orientation']} {'stacked ' if t['stacked'] else ''}{t['kind']} chart"
     look = "; ".join(f"{s or 'the values'}: {t['series'].get(s, '')}" for s in series)
+    unc = max((v["uncertainty"] for v in t["values"] if v["how"] == "measured"), default=0)
     head = [f"Chart read by measurement ({kind}). Series: {look}."]
+    if unc:
+        head[0] += (f" A plain number is a printed value label; ≈ is measured from the "
+                    f"{'bars' if t['kind'] == 'bar' else 'line'} (±{_r(t, unc)}).")  # fmt: skip
     names = [s or "value" for s in series]
     head.append("| category | " + " | ".join(names) + " |")
     head.append("|---|" + "---|" * len(names))
@@ -74,7 +111,7 @@ def table_text(t: dict) -> str:
         cells = []
         for s in series:
             v = next((v for v in t["values"] if v["category"] == c and v["series"] == s), None)
-            cells.append(_value_cell(v) if v else "(none)")
+            cells.append(_value_cell(t, v) if v else "(none)")
         head.append(f"| {c} | " + " | ".join(cells) + " |")
     if t["notes"]:
         head.append("Checks of labels against the measurement: " + "; ".join(t["notes"]) + ".")
@@ -100,13 +137,13 @@ def facts(t: dict) -> list[str]:
     return _chart_facts(t) if t["type"] == "chart" else _grid_facts(t)
 
 
-def _extremes(pairs: list[tuple[str, float]], what: str) -> list[str]:
+def _extremes(pairs: list[tuple[str, float]], what: str, show=lambda v: _fmt(round(v, 2))) -> list[str]:
     if len(pairs) < 2:
         return []
     hi = max(pairs, key=lambda p: p[1])
     lo = min(pairs, key=lambda p: p[1])
-    ordered = ", ".join(f"{c} {_fmt(round(v, 2))}" for c, v in sorted(pairs, key=lambda p: -p[1]))
-    return [f"{what}: largest {hi[0]} ({_fmt(round(hi[1], 2))}), smallest {lo[0]} ({_fmt(round(lo[1], 2))}); "
+    ordered = ", ".join(f"{c} {show(v)}" for c, v in sorted(pairs, key=lambda p: -p[1]))
+    return [f"{what}: largest {hi[0]} ({show(hi[1])}), smallest {lo[0]} ({show(lo[1])}); "
             f"from largest to smallest: {ordered}"]  # fmt: skip
 
 
@@ -114,38 +151,36 @@ def _chart_facts(t: dict) -> list[str]:
     out = []
     by_series = _series_values(t)
     for s, pairs in by_series.items():
-        out += _extremes(pairs, f"{s}" if s else "values")
+        out += _extremes(pairs, f"{s}" if s else "values", lambda v: _r(t, v))
         if t["kind"] == "line" and len(pairs) >= 3:
             steps = [(a[0], b[0], b[1] - a[1]) for a, b in zip(pairs, pairs[1:], strict=False)]
             up = max(steps, key=lambda x: x[2])
             down = min(steps, key=lambda x: x[2])
-            change = ", ".join(f"{a}→{b} {'+' if d >= 0 else ''}{_fmt(round(d, 2))}" for a, b, d in steps)
+            change = ", ".join(f"{a}→{b} {'+' if d >= 0 else ''}{_r(t, d)}" for a, b, d in steps)
             first, last = pairs[0][1], pairs[-1][1]
             span = max(v for _, v in pairs) - min(v for _, v in pairs) or 1
-            down_text = (
-                f", largest decrease {down[0]}→{down[1]} ({_fmt(round(down[2], 2))})"
-                if down[2] < 0
-                else ", no decrease"
-            )
+            down_text = f", largest decrease {down[0]}→{down[1]} ({_r(t, down[2])})" if down[2] < 0 else ", no decrease"
             trend = (
                 ("rises" if last > first else "falls")
                 if abs(last - first) > 0.1 * span
                 else "ends about where it starts"
             )
             out.append(f"{s or 'the line'}: changes {change}; largest increase {up[0]}→{up[1]} "
-                       f"({'+' if up[2] >= 0 else ''}{_fmt(round(up[2], 2))}){down_text}; overall it {trend} ({_fmt(round(first, 2))} to "
-                       f"{_fmt(round(last, 2))})")  # fmt: skip
+                       f"({'+' if up[2] >= 0 else ''}{_r(t, up[2])}){down_text}; overall it {trend} ({_r(t, first)} to "
+                       f"{_r(t, last)})")  # fmt: skip
     if len(by_series) > 1 and t["kind"] == "bar":
         totals: dict[str, float] = {}
         for v in t["values"]:
             totals[v["category"]] = totals.get(v["category"], 0.0) + v["value"]
         label = "stack totals (all series)" if t["stacked"] else "totals over the series"
-        out += _extremes(list(totals.items()), label)
+        out += _extremes(list(totals.items()), label, lambda v: _r(t, v))
+        per = []
         for c in t["categories"]:  # which series is larger in each category
             cell = [(v["series"], v["value"]) for v in t["values"] if v["category"] == c]
             if len(cell) > 1:
-                hi = max(cell, key=lambda p: p[1])
-                out.append(f"in {c} the largest series is {hi[0]} ({_fmt(round(hi[1], 2))})")
+                per.append(f"{c} {max(cell, key=lambda p: p[1])[0]}")
+        if per:
+            out.append("the largest series in each category: " + ", ".join(per))
     return out
 
 
@@ -251,15 +286,15 @@ def _chart_question(t: dict, q: str) -> list[str]:
             va = next((v["value"] for v in t["values"] if v["category"] == a and v["series"] == s), None)
             vb = next((v["value"] for v in t["values"] if v["category"] == b and v["series"] == s), None)
             if va is not None and vb is not None:
-                out.append(f"{s + ': ' if s else ''}{a} {_fmt(round(va, 2))} − {b} {_fmt(round(vb, 2))} = "
-                           f"{_fmt(round(va - vb, 2))}")  # fmt: skip
+                out.append(f"{s + ': ' if s else ''}{a} {_r(t, va)} − {b} {_r(t, vb)} = "
+                           f"{_r(t, va - vb)}")  # fmt: skip
     elif len(named_s) >= 2:
         for c in named or t["categories"]:
             va = next((v["value"] for v in t["values"] if v["category"] == c and v["series"] == named_s[0]), None)
             vb = next((v["value"] for v in t["values"] if v["category"] == c and v["series"] == named_s[1]), None)
             if va is not None and vb is not None:
-                out.append(f"{c}: {named_s[0]} {_fmt(round(va, 2))} − {named_s[1]} {_fmt(round(vb, 2))} = "
-                           f"{_fmt(round(va - vb, 2))}")  # fmt: skip
+                out.append(f"{c}: {named_s[0]} {_r(t, va)} − {named_s[1]} {_r(t, vb)} = "
+                           f"{_r(t, va - vb)}")  # fmt: skip
     return out
 
 
