@@ -44,7 +44,7 @@ def eval_vision(
     for grp, by_mode in summary["by_group"].items():
         table.add_row(grp, *[by_mode.get(m, "") for m in modes])
     table.add_section()
-    for key in ("accuracy", "in_choices", "failed", "p50_s", "p95_s"):
+    for key in ("accuracy", "in_choices", "failed", "low_confidence", "p50_s", "p95_s"):
         table.add_row(key, *[str(summary["overall"][m][key]) for m in modes])
     out.print(table)
     out.print(f"saved {saved}", highlight=False, soft_wrap=True)

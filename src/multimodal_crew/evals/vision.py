@@ -65,9 +65,9 @@ def run_eval(
             try:
                 inputs = {"image": it["image"], "question": it["question"], "choices": it["choices"], "mode": mode}
                 r = SeeAnswer.model_validate(run_flow("see", inputs, model=model).data)
-                idx, answer, error = r.choice_index, r.answer, ""
+                idx, answer, error, confidence = r.choice_index, r.answer, "", r.confidence
             except MMCrewError as e:
-                idx, answer, error = None, "", str(e)
+                idx, answer, error, confidence = None, "", str(e), ""
             rows.append(
                 {
                     "image": it["image"],
@@ -82,6 +82,7 @@ def run_eval(
                     "in_choices": answer in it["choices"],
                     "seconds": time.perf_counter() - t0,
                     "error": error,
+                    "confidence": confidence,
                 }
             )
     return {"rows": rows, "summary": summarise(rows, modes)}
@@ -98,6 +99,7 @@ def summarise(rows: list[dict], modes: list[str]) -> dict[str, Any]:
             "accuracy": _pct([r["correct"] for r in mine]),
             "in_choices": _pct([r["in_choices"] for r in mine if not r["error"]]),
             "failed": sum(1 for r in mine if r["error"]),
+            "low_confidence": sum(1 for r in mine if r.get("confidence") == "low"),
             "p50_s": latency["p50"],
             "p95_s": latency["p95"],
         }
