@@ -124,9 +124,9 @@ def _vision_rows(s, load_model: bool) -> list[Row]:
             (
                 "vision backend",
                 None,
-                "offline: RapidOCR text + measured size/colours go to the text model; "
-                "it cannot see shapes, counts of objects or positions the way a vision model does "
-                "(set MMCREW_VISION_MODEL=ollama/qwen2.5vl for that)",
+                "offline: RapidOCR text, bar and line charts measured into tables and tables read as grids "
+                "go to the text model; it cannot see shapes, counts of objects or positions the way a "
+                "vision model does, and says so per question (set MMCREW_VISION_MODEL=ollama/qwen2.5vl for that)",
             )
         )
         try:

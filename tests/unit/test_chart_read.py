@@ -180,3 +180,20 @@ def test_the_see_result_carries_tables_facts_and_low_confidence(state_home, draw
     r = SeeAnswer.model_validate(result.data)
     assert r.confidence == "low" and "does not see shapes" in r.limits
     assert "Confidence: low" in result.text
+
+
+def test_cli_show_table_prints_the_values_read(state_home):
+    import json as _json
+    from pathlib import Path
+
+    from tests.fakes import FakeOpenAIServer, mmcrew
+
+    line = Path(__file__).resolve().parents[2] / "bench/data/vision/images/line_0.png"
+    replies = [_json.dumps({"rationale": "It rose most from Feb to Mar."}), _json.dumps({"answer": "Feb-Mar"})]
+    with FakeOpenAIServer(replies, models=("fake",)) as srv:
+        env = {"MODEL": "openai/fake", "MMCREW_API_BASE": srv.url + "/v1", "MMCREW_VISION_MODEL": "offline"}
+        proc = mmcrew("see", str(line), "Between which months did it rise most?", "-c", "Feb-Mar", "-c", "Jan-Feb",
+                      "--show-table", env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "vertical line chart" in proc.stdout and "category" in proc.stdout and "label" in proc.stdout
+    assert "Answer: Feb-Mar" in proc.stdout
