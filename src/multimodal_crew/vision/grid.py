@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .chart import parse_number
+from .describe import _rows  # one way to group OCR boxes into rows
 
 __all__ = ["Grid", "read_grid", "EMPTY"]
 
@@ -45,20 +46,6 @@ class Grid:
             if len(filled) >= 2 and sum(n is not None for n in nums) >= 0.75 * len(filled):
                 out.append(j)
         return out
-
-
-def _rows(lines) -> list[list]:
-    rows: list[list] = []
-    for t in sorted(lines, key=lambda t: t.y + t.h / 2):
-        c = t.y + t.h / 2
-        if rows:
-            last = rows[-1]
-            ref = sum(u.y + u.h / 2 for u in last) / len(last)
-            if abs(c - ref) <= max(4, 0.5 * min(t.h, max(u.h for u in last))):
-                last.append(t)
-                continue
-        rows.append([t])
-    return [sorted(r, key=lambda t: t.x) for r in rows]
 
 
 def _columns(rows: list[list], width: int) -> list[tuple[int, int]]:
