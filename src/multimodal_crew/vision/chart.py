@@ -358,15 +358,11 @@ class _Reader:
         # a legend patch sits inside the plot but on no baseline; thin full-width strips are gridlines
         vert = [b for b in vert if b.x1 - b.x0 < 0.6 * (right - left)]
         horiz = [b for b in horiz if b.y1 - b.y0 < 0.6 * (bottom - top)]
-        if len(vert) >= 2 and (len(vert) >= len(horiz) or self._aligned(horiz, "h")):
+        if len(vert) >= 2 and len(vert) >= len(horiz):
             return "vertical", vert
         if len(horiz) >= 2:
             return "horizontal", horiz
         return "", []
-
-    @staticmethod
-    def _aligned(marks: list[_Mark], how: str) -> bool:
-        return False
 
     def line_traces(self, frame) -> list[tuple[tuple[int, int, int], np.ndarray]]:
         """Per ink colour, its pixels in the plot area when they span much of it (a data line)."""
@@ -434,9 +430,6 @@ class _Reader:
         cover = len(xs) / (xs[-1] - xs[0] + 1)
         return "solid" if cover >= 0.93 else "dashed" if cover >= 0.55 else "dotted"
 
-    def cal(self, a: float, b: float, p: float) -> float:
-        return a * p + b
-
 
 def _labels_for(points: list[tuple[float, float, ChartValue]], boxes: list[_Box], reach: float) -> None:
     """Give each printed number to the nearest point (x, y in pixels) within reach; the label wins."""
@@ -473,6 +466,10 @@ def read_chart(image, lines) -> Chart | None:
     if axis is None:
         return None
     a, b, tick_boxes = axis
+
+    def value_at(pixel: float) -> float:  # the calibrated value axis
+        return a * pixel + b
+
     cats = r.category_labels(frame, orientation, tick_boxes)
     if len(cats) < 2:
         return None
@@ -502,12 +499,11 @@ def read_chart(image, lines) -> Chart | None:
             if abs(mid - centres[k]) > 0.75 * (np.median(np.diff(sorted(centres))) if len(centres) > 1 else 1e9):
                 continue
             if orientation == "vertical":
-                hi_v, lo_v = r.cal(a, b, m.y0), r.cal(a, b, m.y1)
-                base = lo_v if m.y1 < bottom - 2 else 0.0 if r.cal(a, b, bottom) <= 0 else r.cal(a, b, bottom)
-                measured = hi_v - base if m.y1 < bottom - 2 else hi_v
+                hi_v, lo_v = value_at(m.y0), value_at(m.y1)
+                measured = hi_v - lo_v if m.y1 < bottom - 2 else hi_v  # a stacked segment: its own height
                 px, py = mid, m.y0
             else:
-                hi_v, lo_v = r.cal(a, b, m.x1), r.cal(a, b, m.x0)
+                hi_v, lo_v = value_at(m.x1), value_at(m.x0)
                 measured = hi_v - lo_v if m.x0 > left + 3 else hi_v
                 px, py = m.x1, mid
             nm = names.get(m.colour, "" if len(colours) == 1 else colour_name(m.colour))
@@ -542,15 +538,14 @@ def read_chart(image, lines) -> Chart | None:
                 y = _line_y(m, int(round(x)), cols)
                 if y is None:
                     continue
-                val = r.cal(a, b, y)
+                val = value_at(y)
                 v = ChartValue(cat.text, nm, round(val, 6), "measured", unit, round(val, 6))
                 values.append(v)
                 points.append((x, y - 10, v))
         _labels_for(points, inside, 22.0)
     notes = []
     span = abs(
-        r.cal(a, b, top if orientation == "vertical" else right)
-        - r.cal(a, b, bottom if orientation == "vertical" else left)
+        value_at(top if orientation == "vertical" else right) - value_at(bottom if orientation == "vertical" else left)
     )
     for v in values:
         if v.how != "label":
