@@ -18,27 +18,14 @@ Only charts drawn on a plain background with straight axes are read; anything el
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ChartValue", "Chart", "read_chart", "parse_number", "colour_name"]
+from .reading import colour_name, hex_colour, parse_number
+from .trace import line_y
 
-_NUM = re.compile(r"^[-−–+]?[$€£¥]?\d[\d,]*(?:\.\d+)?%?$|^[-−–+]?[$€£¥]?\.\d+%?$")
-
-
-def parse_number(text: str) -> float | None:
-    """``"1,250"``, ``"−3.5"``, ``"$40"``, ``"12%"`` as floats; anything else ``None``."""
-    t = text.strip().replace(" ", "")
-    if not _NUM.match(t):
-        return None
-    t = t.replace(",", "").replace("−", "-").replace("–", "-").rstrip("%").lstrip("+")
-    t = re.sub(r"[$€£¥]", "", t)
-    try:
-        return float(t)
-    except ValueError:
-        return None
+__all__ = ["ChartValue", "Chart", "read_chart"]
 
 
 @dataclass
@@ -78,47 +65,6 @@ class Chart:
             "notes": self.notes,
             "ticks": self.ticks,
         }
-
-
-# -- colours ---------------------------------------------------------------------------------------
-def colour_name(rgb) -> str:
-    """A plain colour name by hue, saturation and lightness (what a question would call it)."""
-    r, g, b = (int(c) / 255 for c in rgb[:3])
-    hi, lo = max(r, g, b), min(r, g, b)
-    light, sat = (hi + lo) / 2, hi - lo
-    if sat < 0.12:
-        return "black" if hi < 0.25 else "white" if lo > 0.9 else "grey"
-    if hi == r:
-        hue = (60 * (g - b) / sat) % 360
-    elif hi == g:
-        hue = 60 * (b - r) / sat + 120
-    else:
-        hue = 60 * (r - g) / sat + 240
-    if hue < 15 or hue >= 335:
-        name = "pink" if light > 0.7 else "red"
-    elif hue < 45:
-        name = "brown" if hi < 0.6 else "orange"
-    elif hue < 70:
-        name = "olive" if hi < 0.8 and sat > 0.3 and g < 0.8 else "yellow"
-    elif hue < 160:
-        name = "green"
-    elif hue < 195:
-        name = "cyan"
-    elif hue < 255:
-        name = "blue"
-    elif hue < 290:
-        name = "purple"
-    else:
-        name = "pink" if light > 0.6 else "purple"
-    if name in ("blue", "green", "red", "purple") and light > 0.72:
-        name = "light " + name
-    elif name in ("blue", "green") and hi < 0.45:
-        name = "dark " + name
-    return name
-
-
-def _hex(rgb) -> str:
-    return "#" + "".join(f"{int(c):02x}" for c in rgb[:3])
 
 
 # -- geometry helpers ------------------------------------------------------------------------------
@@ -491,7 +437,7 @@ def read_chart(image, lines) -> Chart | None:
         )
         for c in colours:
             nm = names.get(c, "" if len(colours) == 1 else colour_name(c))
-            series_look[nm] = f"{colour_name(c)} bars ({_hex(c)})"
+            series_look[nm] = f"{colour_name(c)} bars ({hex_colour(c)})"
         centres = [(c.cx if orientation == "vertical" else c.cy) for c in cats]
         for m in bars:
             mid = (m.x0 + m.x1) / 2 if orientation == "vertical" else (m.y0 + m.y1) / 2
@@ -532,10 +478,10 @@ def read_chart(image, lines) -> Chart | None:
         for colour, m in traces:
             nm = names.get(colour, "" if len(traces) == 1 else colour_name(colour))
             # the legend's own sample is not data: drop the legend handle next to its text
-            series_look[nm] = f"{colour_name(colour)} {r.style(m)} line ({_hex(colour)})"
+            series_look[nm] = f"{colour_name(colour)} {r.style(m)} line ({hex_colour(colour)})"
             cols = np.flatnonzero(m.any(axis=0))
             for cat, x in zip(cats, xs_cat, strict=True):
-                y = _line_y(m, int(round(x)), cols)
+                y = line_y(m, int(round(x)), cols)
                 if y is None:
                     continue
                 val = value_at(y)
@@ -564,76 +510,6 @@ def read_chart(image, lines) -> Chart | None:
     values.sort(key=lambda v: (order.get(v.category, 99), v.series))
     ticks = [t.text for t in tick_boxes]
     return Chart(kind, orientation, stacked, [c.text for c in cats], series_look, values, notes, ticks)
-
-
-def _line_y(m: np.ndarray, x: int, cols: np.ndarray) -> float | None:
-    """The line's y at column x. Each side's segment, fitted on columns 4-12 pixels away and
-    extended to x, meets at the point; averaging the two sides is right at a peak or a dip,
-    where the pixels of the column itself lie off-centre. A gap (a dashed line) is bridged."""
-    if len(cols) == 0 or x < cols[0] - 3 or x > cols[-1] + 3:
-        return None
-
-    def at(c: int) -> float | None:
-        if c < 0 or c >= m.shape[1]:
-            return None
-        ys = np.flatnonzero(m[:, c])
-        if not len(ys):
-            return None
-        runs = np.split(ys, np.flatnonzero(np.diff(ys) > 2) + 1)
-        return [float((r[0] + r[-1]) / 2) for r in runs]
-
-    def side(sign: int) -> float | None:
-        pts = []
-        ref = at_x
-        for d in range(4, 13):
-            ys = at(x + sign * d)
-            if not ys:
-                continue
-            y = min(ys, key=lambda v: abs(v - ref)) if ref is not None else ys[0]
-            pts.append((d, y))
-        if len(pts) < 3:
-            return None
-        ds, yv = np.array([p[0] for p in pts], float), np.array([p[1] for p in pts], float)
-        slope, icpt = np.polyfit(ds, yv, 1)
-        return float(icpt)  # at d = 0
-
-    here = [y for c in range(x - 1, x + 2) for y in (at(c) or [])]
-    at_x = float(np.median(here)) if here else None
-    if at_x is not None and _run_height(m, x, at_x) >= 2.2 * _thickness(m, cols):
-        return at_x  # a marker: its centre is the point
-    ends = [v for v in (side(-1), side(1)) if v is not None]
-    if at_x is not None and ends and min(abs(e - at_x) for e in ends) > 12:
-        ends = []  # the sides belong to another stroke: trust the column itself
-    if ends:
-        return float(np.mean(ends)) if len(ends) == 2 and abs(ends[0] - ends[1]) <= 4 else (
-            float(min(ends, key=lambda e: abs(e - at_x))) if at_x is not None else float(ends[0]))  # fmt: skip
-    if at_x is not None:
-        return at_x
-    before, after = cols[cols < x], cols[cols > x]
-    if len(before) == 0 or len(after) == 0:
-        return None
-    x0, x1 = int(before[-1]), int(after[0])
-    y0, y1 = at(x0), at(x1)
-    return y0[0] + (y1[0] - y0[0]) * (x - x0) / (x1 - x0)
-
-
-def _run_height(m: np.ndarray, x: int, y: float) -> int:
-    ys = np.flatnonzero(m[:, x])
-    if not len(ys):
-        return 0
-    runs = np.split(ys, np.flatnonzero(np.diff(ys) > 2) + 1)
-    r = min(runs, key=lambda r: abs((r[0] + r[-1]) / 2 - y))
-    return int(r[-1] - r[0] + 1)
-
-
-def _thickness(m: np.ndarray, cols: np.ndarray) -> float:
-    """The usual height of the line's pixel runs per column (its stroke, where it is not steep)."""
-    hs = []
-    for c in cols[:: max(1, len(cols) // 60)]:
-        ys = np.flatnonzero(m[:, c])
-        runs = np.split(ys, np.flatnonzero(np.diff(ys) > 2) + 1)
-        hs += [int(r[-1] - r[0] + 1) for r in runs if len(r)]
-    return float(np.percentile(hs, 30)) if hs else 2.0
 
 
 def _fmt(v: float) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .images import CheckedImage
+from .reading import colour_name, parse_number, text_rows
 
 __all__ = ["TextLine", "Description", "describe", "ocr_lines", "dominant_colours"]
 
@@ -51,7 +52,7 @@ class Description:
                 f"{intro}, in reading order (rows top to bottom; | separates items on one row; "
                 "(x,y) is the position of the row's first item):"
             )
-            for row in _rows(rest):
+            for row in text_rows(rest):
                 first = row[0]
                 out.append(f"({first.x},{first.y}) " + " | ".join(t.text for t in row))
             cols = [] if self.tables else _columns(self.lines)
@@ -147,7 +148,7 @@ def _reread(image: CheckedImage, box: tuple[int, int, int, int], scale: int = 3)
 
 def _axis_labels(lines: list[TextLine]) -> tuple[list[TextLine], float]:
     """The bottom row if it looks like a category axis (3+ labels), and its usual spacing."""
-    rows = _rows(lines)
+    rows = text_rows(lines)
     if len(rows) < 2 or len(rows[-1]) < 3:
         return [], 0.0
     bottom = rows[-1]
@@ -201,27 +202,8 @@ def _axis_gaps(image: CheckedImage, lines: list[TextLine]) -> list[TextLine]:
     return found
 
 
-def _rows(lines: list[TextLine]) -> list[list[TextLine]]:
-    """Group boxes whose vertical centres are within half a line height, then sort each row by x."""
-    rows: list[list[TextLine]] = []
-    for t in sorted(lines, key=lambda t: t.y + t.h / 2):
-        centre = t.y + t.h / 2
-        if rows:
-            last = rows[-1]
-            ref = sum(u.y + u.h / 2 for u in last) / len(last)
-            if abs(centre - ref) <= max(4, 0.5 * min(t.h, max(u.h for u in last))):
-                last.append(t)
-                continue
-        rows.append([t])
-    return [sorted(r, key=lambda t: t.x) for r in rows]
-
-
 def _is_number(text: str) -> bool:
-    try:
-        float(text.replace(",", "").rstrip("%"))
-        return True
-    except ValueError:
-        return False
+    return parse_number(text) is not None
 
 
 def _columns(lines: list[TextLine]) -> list[str]:
@@ -253,19 +235,6 @@ def _columns(lines: list[TextLine]) -> list[str]:
     return out
 
 
-# fmt: off
-_NAMED = {
-    "black": (0, 0, 0), "white": (255, 255, 255), "grey": (128, 128, 128), "red": (220, 40, 40),
-    "orange": (245, 140, 30), "yellow": (240, 220, 40), "green": (50, 160, 60), "blue": (40, 90, 220),
-    "purple": (140, 60, 180), "pink": (240, 130, 180), "brown": (130, 80, 40), "cyan": (40, 200, 220),
-}
-# fmt: on
-
-
-def _name(rgb) -> str:
-    return min(_NAMED, key=lambda n: sum((int(a) - b) ** 2 for a, b in zip(rgb, _NAMED[n], strict=True)))
-
-
 def dominant_colours(image: CheckedImage, k: int = 4) -> list[tuple[str, float]]:
     small = image.image.copy()
     small.thumbnail((128, 128))
@@ -275,7 +244,7 @@ def dominant_colours(image: CheckedImage, k: int = 4) -> list[tuple[str, float]]
     total = sum(c for c, _ in counts) or 1
     shares: dict[str, float] = {}
     for c, idx in counts:
-        name = _name(palette[idx * 3 : idx * 3 + 3])
+        name = colour_name(palette[idx * 3 : idx * 3 + 3])
         shares[name] = shares.get(name, 0.0) + c / total
     return [(n, s) for n, s in sorted(shares.items(), key=lambda kv: -kv[1])[:k] if s >= 0.02]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from .chart import parse_number
+from .reading import parse_number
 
 __all__ = ["table_text", "table_rows", "facts", "question_facts", "used_text"]
 

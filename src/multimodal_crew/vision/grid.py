@@ -12,12 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chart import parse_number
-from .describe import _rows  # one way to group OCR boxes into rows
+from .reading import parse_number, text_rows
 
-__all__ = ["Grid", "read_grid", "EMPTY"]
-
-EMPTY = "(empty)"
+__all__ = ["Grid", "read_grid"]
 
 
 @dataclass
@@ -28,24 +25,6 @@ class Grid:
 
     def as_dict(self) -> dict:
         return {"type": "table", "title": self.title, "header": self.header, "rows": self.rows}
-
-    def markdown(self) -> str:
-        def cell(s: str) -> str:
-            return (s or EMPTY).replace("|", "/")
-
-        out = ["| " + " | ".join(cell(h) for h in self.header) + " |", "|" + "---|" * len(self.header)]
-        out += ["| " + " | ".join(cell(c) for c in r) + " |" for r in self.rows]
-        return "\n".join(out)
-
-    def numeric_columns(self) -> list[int]:
-        """Columns (after the first) where most filled cells are numbers."""
-        out = []
-        for j in range(1, len(self.header)):
-            filled = [r[j] for r in self.rows if r[j]]
-            nums = [parse_number(c) for c in filled]
-            if len(filled) >= 2 and sum(n is not None for n in nums) >= 0.75 * len(filled):
-                out.append(j)
-        return out
 
 
 def _columns(rows: list[list], width: int) -> list[tuple[int, int]]:
@@ -88,7 +67,7 @@ def read_grid(lines, width: int) -> Grid | None:
     rows, and most rows with text in 2+ columns)."""
     if len(lines) < 6:
         return None
-    rows = _rows(lines)
+    rows = text_rows(lines)
     cols = _columns(rows, width)
     if len(cols) < 2:
         return None

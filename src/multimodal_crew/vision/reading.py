@@ -1,0 +1,78 @@
+"""What the vision readers share: numbers as printed, colour names as a question would say
+them, and OCR boxes grouped into rows."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["parse_number", "colour_name", "hex_colour", "text_rows"]
+
+_NUM = re.compile(r"^[-−–+]?[$€£¥]?\d[\d,]*(?:\.\d+)?%?$|^[-−–+]?[$€£¥]?\.\d+%?$")
+
+
+def parse_number(text: str) -> float | None:
+    """``"1,250"``, ``"−3.5"``, ``"$40"``, ``"12%"`` as floats; anything else ``None``."""
+    t = text.strip().replace(" ", "")
+    if not _NUM.match(t):
+        return None
+    t = t.replace(",", "").replace("−", "-").replace("–", "-").rstrip("%").lstrip("+")
+    t = re.sub(r"[$€£¥]", "", t)
+    try:
+        return float(t)
+    except ValueError:
+        return None
+
+
+def colour_name(rgb) -> str:
+    """A plain colour name by hue, saturation and lightness (what a question would call it)."""
+    r, g, b = (int(c) / 255 for c in rgb[:3])
+    hi, lo = max(r, g, b), min(r, g, b)
+    light, sat = (hi + lo) / 2, hi - lo
+    if sat < 0.12:
+        return "black" if hi < 0.25 else "white" if lo > 0.9 else "grey"
+    if hi == r:
+        hue = (60 * (g - b) / sat) % 360
+    elif hi == g:
+        hue = 60 * (b - r) / sat + 120
+    else:
+        hue = 60 * (r - g) / sat + 240
+    if hue < 15 or hue >= 335:
+        name = "pink" if light > 0.7 else "red"
+    elif hue < 45:
+        name = "brown" if hi < 0.6 else "orange"
+    elif hue < 70:
+        name = "olive" if hi < 0.8 and sat > 0.3 and g < 0.8 else "yellow"
+    elif hue < 160:
+        name = "green"
+    elif hue < 195:
+        name = "cyan"
+    elif hue < 255:
+        name = "blue"
+    elif hue < 290:
+        name = "purple"
+    else:
+        name = "pink" if light > 0.6 else "purple"
+    if name in ("blue", "green", "red", "purple") and light > 0.72:
+        name = "light " + name
+    elif name in ("blue", "green") and hi < 0.45:
+        name = "dark " + name
+    return name
+
+
+def hex_colour(rgb) -> str:
+    return "#" + "".join(f"{int(c):02x}" for c in rgb[:3])
+
+
+def text_rows(lines: list) -> list[list]:
+    """Group boxes whose vertical centres are within half a line height, then sort each row by x."""
+    rows: list[list] = []
+    for t in sorted(lines, key=lambda t: t.y + t.h / 2):
+        centre = t.y + t.h / 2
+        if rows:
+            last = rows[-1]
+            ref = sum(u.y + u.h / 2 for u in last) / len(last)
+            if abs(centre - ref) <= max(4, 0.5 * min(t.h, max(u.h for u in last))):
+                last.append(t)
+                continue
+        rows.append([t])
+    return [sorted(r, key=lambda t: t.x) for r in rows]
