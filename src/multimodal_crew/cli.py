@@ -72,11 +72,11 @@ def _run(flow: str, inputs: dict[str, Any], as_json: bool, then=None) -> None:
     _show(result, as_json)
 
 
-def _show_tables(result: RunResult) -> None:
+def _show_tables(result: RunResult, as_json: bool) -> None:
     """The charts' values and tables' grids that `see` read, as tables (to stderr under --json)."""
     from .vision.facts import table_rows
 
-    console = err if "--json" in sys.argv else out
+    console = err if as_json else out
     tables = (result.data or {}).get("tables") or []
     if not tables:
         console.print("[dim]no chart or table was read in the image(s)[/]")
@@ -120,7 +120,7 @@ def see(
     """Answer a question about an image: rationale first, then the answer."""
     mode = "single" if single_stage else "two_stage"
     inputs = {"image": image, "question": question, "choices": list(choice or []), "context": context, "mode": mode}
-    _run("see", inputs, as_json, then=_show_tables if show_table else None)
+    _run("see", inputs, as_json, then=(lambda r: _show_tables(r, as_json)) if show_table else None)
 
 
 @app.command()
