@@ -154,6 +154,25 @@ class Settings(BaseSettings):
         "", description="a Python file that registers more steps with multimodal_crew.steps.step (empty: none)"
     )
 
+    # --- shared state: more than one machine (empty: everything local under MMCREW_HOME) ---
+    database_url: str = Field(
+        "",
+        description="the catalog, run history and schedules in a shared database, e.g. "
+        "`postgresql://user:pass@host:5432/mmcrew` (empty: SQLite files under MMCREW_HOME)",
+    )
+    chroma_url: str = Field(
+        "", description="the vectors on a Chroma server, e.g. `http://chroma:8000` (empty: a Chroma folder under MMCREW_HOME)"
+    )
+    chroma_token: str = Field("", description="a token sent to the Chroma server with every request (empty: none)")
+    chroma_token_header: str = Field(
+        "Authorization",
+        description="the header that carries MMCREW_CHROMA_TOKEN: `Authorization` (as `Bearer <token>`) or a header "
+        "name such as `X-Chroma-Token` (the token as it is)",
+    )
+    machine: str = Field(
+        "", description="this machine's name in run history and lock holders (empty: the host name)"
+    )
+
     # --- offline hygiene ---
     allow_telemetry: bool = Field(
         False, description="leave CrewAI telemetry, tracing and version checks on (off by default)"
@@ -209,6 +228,17 @@ class Settings(BaseSettings):
     @property
     def is_embedded(self) -> bool:
         return self.model.strip().lower() == "embedded"
+
+    @property
+    def machine_name(self) -> str:
+        """This machine's name in run history and lock holders: MMCREW_MACHINE, else the host name."""
+        import socket
+
+        return self.machine.strip() or socket.gethostname()
+
+    @property
+    def shared_database(self) -> bool:
+        return bool(self.database_url.strip())
 
     @property
     def threads(self) -> int:
