@@ -221,12 +221,12 @@ CSV = ROOT / "knowledge" / "daily_active_users.csv"
 
 
 def make_store(emb):
-    """A KnowledgeStore for ``emb`` under the current settings' index folder."""
-    from multimodal_crew.knowledge.store import KnowledgeStore, store_dir
+    """A KnowledgeStore for ``emb`` under the current settings (its index folder, and the shared database
+    and Chroma server when MMCREW_DATABASE_URL / MMCREW_CHROMA_URL are set)."""
+    from multimodal_crew.knowledge.ingest import open_store
     from multimodal_crew.settings import get_settings
 
-    s = get_settings(refresh=True)
-    return KnowledgeStore(store_dir(s.index_path, emb.name), emb.name)
+    return open_store(get_settings(refresh=True), emb.name)
 
 
 def indexed_retriever(folder: Path, extra: dict[str, str] | None = None):

@@ -29,13 +29,24 @@ from __future__ import annotations
 import functools
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from .errors import BackendUnavailableError, ConfigError
 
-__all__ = ["engine", "SharedLock", "is_postgres", "safe_url", "unavailable", "dialect_of"]
+__all__ = [
+    "engine",
+    "SharedLock",
+    "Database",
+    "SQLiteDatabase",
+    "PostgresDatabase",
+    "schema_name",
+    "is_postgres",
+    "safe_url",
+    "unavailable",
+    "dialect_of",
+]
 
 # libpq keepalives: a peer that vanished without closing its socket is dropped after ~40 s
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 6}
@@ -68,9 +79,10 @@ def _normalise(url: str) -> str:
     return url
 
 
-@functools.lru_cache(maxsize=8)
-def engine(url: str) -> Any:
-    """The process's engine for ``url`` (made once; pooled connections, checked before use)."""
+@functools.lru_cache(maxsize=32)
+def engine(url: str, schema: str | None = None) -> Any:
+    """The process's engine for ``url`` (made once; pooled connections, checked before use); with
+    ``schema``, every connection's ``search_path`` is that schema (created by ``PostgresDatabase``)."""
     from sqlalchemy import create_engine
 
     if "://" not in url:
@@ -89,7 +101,12 @@ def engine(url: str) -> Any:
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT, "application_name": "mmcrew", **KEEPALIVE},
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT,
+            "application_name": "mmcrew",
+            **KEEPALIVE,
+            **({"options": f"-c search_path={schema}"} if schema else {}),
+        },
     )
 
 
@@ -209,3 +226,163 @@ class SharedLock:
             conn.close()
         except DBAPIError:
             conn.invalidate()  # closed for good, not pooled: the server drops its locks with it
+
+
+# --- one catalog's connection: the same SQL on SQLite and PostgreSQL -----------------------------
+
+def schema_name(name: str) -> str:
+    """A PostgreSQL schema name for a store or state name (lower case, safe characters, 63 at most)."""
+    import re
+
+    slug = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")
+    return ("mmcrew_" + slug)[:63]
+
+
+class Database:
+    """The SQL a store needs, on SQLite or PostgreSQL. Statements use ``?`` placeholders and the subset
+    of SQL both speak (``INSERT ... ON CONFLICT``, window functions, ``"end"`` quoted). Outside
+    :meth:`transaction` each statement commits on its own."""
+
+    dialect = ""
+
+    def one(self, sql: str, args: Sequence[Any] = ()) -> tuple | None:
+        rows = self.all(sql, args)
+        return rows[0] if rows else None
+
+    def all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        raise NotImplementedError
+
+    def run(self, sql: str, args: Sequence[Any] = ()) -> None:
+        raise NotImplementedError
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def script(self, sql: str) -> None:
+        for statement in (s.strip() for s in sql.split(";")):
+            if statement:
+                self.run(statement)
+
+    def transaction(self):
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class SQLiteDatabase(Database):
+    """A SQLite file in WAL mode, one connection shared by the process's threads (autocommit;
+    ``transaction`` is ``BEGIN IMMEDIATE``). SQLite's own errors pass through unchanged."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Any, timeout: float = 30):
+        import sqlite3
+
+        self.path = path
+        self.conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error:
+            self.conn.close()
+            raise
+
+    def all(self, sql, args=()):
+        return self.conn.execute(sql, tuple(args)).fetchall()
+
+    def run(self, sql, args=()):
+        self.conn.execute(sql, tuple(args))
+
+    def many(self, sql, rows):
+        self.conn.executemany(sql, [tuple(r) for r in rows])
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class PostgresDatabase(Database):
+    """A schema of a PostgreSQL database, through SQLAlchemy's pool (each statement or transaction
+    takes a pooled connection; a transaction is the calling thread's). A server that is down or goes
+    away mid-statement raises ``unavailable``; the next call connects again."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, schema: str):
+        self.url = url
+        self.schema = schema
+        self._local = threading.local()
+        with connect(url) as conn:  # two machines creating it at once: one waits for the other
+            from sqlalchemy import text
+
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _key("schema:" + schema)})
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        self.engine = engine(url, schema)
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s")
+
+    def _call(self, fn):
+        from sqlalchemy.exc import DBAPIError, OperationalError
+
+        conn = getattr(self._local, "conn", None)
+        try:
+            if conn is not None:
+                return fn(conn)
+            with self.engine.begin() as c:
+                return fn(c)
+        except OperationalError as e:
+            raise unavailable(self.url, e) from None
+        except DBAPIError as e:
+            if getattr(e, "connection_invalidated", False):
+                raise unavailable(self.url, e) from None
+            raise
+
+    def all(self, sql, args=()):
+        return self._call(lambda c: [tuple(r) for r in c.exec_driver_sql(self._sql(sql), tuple(args)).fetchall()])
+
+    def run(self, sql, args=()):
+        self._call(lambda c: c.exec_driver_sql(self._sql(sql), tuple(args)))
+
+    def many(self, sql, rows):
+        rows = [tuple(r) for r in rows]
+        if rows:
+            self._call(lambda c: c.exec_driver_sql(self._sql(sql), rows))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        from sqlalchemy.exc import DBAPIError, OperationalError
+
+        if getattr(self._local, "conn", None) is not None:
+            raise RuntimeError("nested transaction")
+        try:
+            ctx = self.engine.begin()
+            conn = ctx.__enter__()
+        except (OperationalError, DBAPIError) as e:
+            raise unavailable(self.url, e) from None
+        self._local.conn = conn
+        try:
+            yield self
+        except BaseException as e:
+            self._local.conn = None
+            try:
+                ctx.__exit__(type(e), e, e.__traceback__)
+            except (OperationalError, DBAPIError):
+                pass  # the rollback cannot reach a server that is gone; it rolled back anyway
+            raise
+        self._local.conn = None
+        try:
+            ctx.__exit__(None, None, None)
+        except OperationalError as e:
+            raise unavailable(self.url, e) from None

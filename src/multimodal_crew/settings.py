@@ -172,6 +172,12 @@ class Settings(BaseSettings):
     machine: str = Field(
         "", description="this machine's name in run history and lock holders (empty: the host name)"
     )
+    namespace: str = Field(
+        "main",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,30}$",
+        description="sets this installation's data apart in a shared database and Chroma server (several knowledge "
+        "bases or teams on one server): letters, digits, - and _",
+    )
 
     # --- offline hygiene ---
     allow_telemetry: bool = Field(

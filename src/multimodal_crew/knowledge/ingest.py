@@ -64,11 +64,19 @@ class IngestReport:
 
 def open_store(settings: Settings | None = None, embedder_name: str | None = None) -> KnowledgeStore:
     from .store import store_dir
+    from .vectors import ChromaServer
 
     s = settings or get_settings()
     if embedder_name is None:
         embedder_name = embedder_name_for(s)
-    return KnowledgeStore(store_dir(s.index_path, embedder_name), embedder_name)
+    return KnowledgeStore(
+        store_dir(s.index_path, embedder_name),
+        embedder_name,
+        database_url=s.database_url,
+        chroma=ChromaServer.from_settings(s),
+        machine=s.machine_name,
+        namespace=s.namespace,
+    )
 
 
 def ingest_if_empty(
@@ -187,7 +195,7 @@ def ingest(
     files, folders, ignored = scan([p for p in paths if p.exists()])
     own_store = store is None
     store = store or open_store(s)
-    report = IngestReport(store=str(store.root), ignored=ignored)
+    report = IngestReport(store=store.where, ignored=ignored)
     tell = progress or (lambda event, info: None)
     try:
         gone = _gone(store, missing)

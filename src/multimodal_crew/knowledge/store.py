@@ -23,6 +23,7 @@ unique name, so a citation always reads the document it names.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -30,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ..db import Database, PostgresDatabase, SharedLock, SQLiteDatabase, schema_name
 from ..errors import ConfigError, UserError
 from ..hashing import short_hash
 from ..locks import PidLock
@@ -38,17 +40,18 @@ from .vectors import VectorIndex
 
 __all__ = ["KnowledgeStore", "DocRecord", "ChunkRecord", "StoreBusyError", "store_dir", "name_candidates", "printable"]
 
+# the same SQL on SQLite and PostgreSQL (``db.Database``): "end" is quoted, times are DOUBLE PRECISION
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
     doc_id TEXT PRIMARY KEY, path TEXT UNIQUE NOT NULL, file TEXT NOT NULL, sha256 TEXT NOT NULL,
-    size INTEGER NOT NULL, kind TEXT NOT NULL, n_pages INTEGER NOT NULL, n_chunks INTEGER NOT NULL,
-    ingested_at REAL NOT NULL);
+    size BIGINT NOT NULL, kind TEXT NOT NULL, n_pages INTEGER NOT NULL, n_chunks INTEGER NOT NULL,
+    ingested_at DOUBLE PRECISION NOT NULL);
 CREATE INDEX IF NOT EXISTS docs_file ON docs(file);
 CREATE INDEX IF NOT EXISTS docs_sha ON docs(sha256);
 CREATE TABLE IF NOT EXISTS pages (doc_id TEXT NOT NULL, page INTEGER NOT NULL, text TEXT NOT NULL,
     PRIMARY KEY (doc_id, page));
 CREATE TABLE IF NOT EXISTS chunks (chunk_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL, seq INTEGER NOT NULL,
-    page INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL);
+    page INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE TABLE IF NOT EXISTS pending (doc_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS garbage (doc_id TEXT PRIMARY KEY);
@@ -119,9 +122,27 @@ def store_dir(index_root: Path, embedder_name: str) -> Path:
 
 
 class KnowledgeStore:
-    def __init__(self, root: Path, embedder_name: str):
+    """A store's catalog, vectors and keyword index. By default all three are files under ``root``.
+    With ``database_url`` (``MMCREW_DATABASE_URL``) the catalog is a PostgreSQL schema named for the
+    store and the ingestion lock an advisory lock, shared by every machine; with ``chroma``
+    (``MMCREW_CHROMA_URL``, see ``vectors.ChromaServer``) the vectors are a collection on a Chroma
+    server. The keyword index stays a local file under ``root``, rebuilt from the catalog whenever
+    the catalog's generation changes, so every machine sharing the catalog ranks alike."""
+
+    def __init__(
+        self,
+        root: Path,
+        embedder_name: str,
+        *,
+        database_url: str = "",
+        chroma=None,
+        machine: str = "",
+        namespace: str = "main",
+    ):
         self.root = Path(root)
         self.embedder_name = embedder_name
+        self.database_url = database_url.strip()
+        self.shared_name = f"{namespace}_{self.root.name}"  # its schema, lock and collection on shared servers
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -130,9 +151,27 @@ class KnowledgeStore:
                 "set MMCREW_HOME to a folder you can write to"
             ) from None
         self._db = self._open_catalog()
-        self._ingest_lock = PidLock(self.root / ".lock")
-        self.vectors = VectorIndex(self.root, self.damaged)  # Chroma: vectors.py
+        holder = f"{machine or 'this machine'} pid {os.getpid()}"
+        if self.database_url:
+            self._ingest_lock = SharedLock(self.database_url, f"ingest:{self.shared_name}", holder)
+        else:
+            self._ingest_lock = PidLock(self.root / ".lock")
+        # a collection on a server is named for the store, and for the machine when its catalog is local
+        # (a local catalog's garbage collection must never remove another machine's vectors)
+        collection = f"mmcrew-{self.shared_name}"
+        if not self.database_url:
+            collection += f"-{short_hash(machine, 6)}"
+        self.vectors = VectorIndex(self.root, self.damaged, server=chroma, collection=collection)  # vectors.py
         self.keywords = KeywordIndex(self.root)  # BM25: keywords.py
+
+    @property
+    def where(self) -> str:
+        """Where the catalog lives, for messages: the folder, or the database and schema."""
+        if self.database_url:
+            from ..db import safe_url
+
+            return f"{safe_url(self.database_url)} (schema {schema_name(self.shared_name)})"
+        return str(self.root)
 
     def damaged(self, what: str, e: BaseException) -> ConfigError:
         """The one-line error for a part of the index that cannot be read: the whole folder goes
@@ -142,16 +181,23 @@ class KnowledgeStore:
             f"`mv {self.root} {self.root}.broken` and run `mmcrew ingest` again"
         )
 
-    def _open_catalog(self) -> sqlite3.Connection:
-        """Every failure to open the catalog (not a database, a damaged page, a folder in its place)
-        is a ``ConfigError``, the first statement included: SQLite only reads the file then."""
+    def _open_catalog(self) -> Database:
+        """Every failure to open a SQLite catalog (not a database, a damaged page, a folder in its place)
+        is a ``ConfigError``, the first statement included: SQLite only reads the file then. A shared
+        catalog that cannot be reached is ``BackendUnavailableError`` (``db.unavailable``)."""
+        if self.database_url:
+            db: Database = PostgresDatabase(self.database_url, schema_name(self.shared_name))
+            with db.transaction():  # two machines opening a new store at once: one creates, one waits
+                db.run("SELECT pg_advisory_xact_lock(hashtext(?))", (f"catalog:{self.shared_name}",))
+                db.script(SCHEMA)
+            self._migrate(db)
+            self._db = db
+            self._check_embedder()
+            return db
         db = None
         try:
-            path = self.root / "catalog.sqlite"
-            db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(SCHEMA)
+            db = SQLiteDatabase(self.root / "catalog.sqlite")
+            db.script(SCHEMA)
             self._migrate(db)
             self._db = db
             self._check_embedder()
@@ -162,39 +208,37 @@ class KnowledgeStore:
             raise self.damaged("catalog (catalog.sqlite)", e) from None
 
     # -- housekeeping -------------------------------------------------------------------
-    def _migrate(self, db: sqlite3.Connection) -> None:
+    def _migrate(self, db: Database) -> None:
         """Give documents of an older catalog that share a display name unique names, then let
-        SQLite keep them unique."""
-        dupes = db.execute("SELECT file FROM docs GROUP BY file HAVING COUNT(*) > 1 LIMIT 1").fetchone()
+        the database keep them unique."""
+        dupes = db.one("SELECT file FROM docs GROUP BY file HAVING COUNT(*) > 1 LIMIT 1")
         if dupes:
-            with transaction(db):
-                taken = {r[0] for r in db.execute("SELECT file FROM docs")}
+            with db.transaction():
+                taken = {r[0] for r in db.all("SELECT file FROM docs")}
                 seen: set[str] = set()
-                for doc_id, path, file in db.execute(
-                    "SELECT doc_id, path, file FROM docs ORDER BY ingested_at, path"
-                ).fetchall():
+                for doc_id, path, file in db.all("SELECT doc_id, path, file FROM docs ORDER BY ingested_at, path"):
                     if file in seen:
                         new = next(c for c in name_candidates(file, path) if c not in taken)
-                        db.execute("UPDATE docs SET file=? WHERE doc_id=?", (new, doc_id))
+                        db.run("UPDATE docs SET file=? WHERE doc_id=?", (new, doc_id))
                         taken.add(new)
                         file = new
                     seen.add(file)
                 self._bump(db)
-        db.execute(UNIQUE_NAMES)
+        db.run(UNIQUE_NAMES)
 
     def _check_embedder(self) -> None:
-        row = self._db.execute("SELECT value FROM meta WHERE key='embedder'").fetchone()
+        row = self._db.one("SELECT value FROM meta WHERE key='embedder'")
         if row is None:
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('embedder', ?)", (self.embedder_name,))
+            self._db.run("INSERT INTO meta VALUES ('embedder', ?) ON CONFLICT DO NOTHING", (self.embedder_name,))
         elif row[0] != self.embedder_name:
-            raise ConfigError(f"the index at {self.root} was built with {row[0]}, not {self.embedder_name}")
+            raise ConfigError(f"the index at {self.where} was built with {row[0]}, not {self.embedder_name}")
 
     def lock(self) -> None:
         """Take the ingestion lock, or raise ``StoreBusyError`` at once."""
         if not self._ingest_lock.acquire():
-            raise StoreBusyError(
-                f"another ingestion (pid {self._ingest_lock.holder}) is writing to {self.root}; wait for it to finish"
-            )
+            who = self._ingest_lock.holder
+            who = f"pid {who}" if who.isdigit() or who == "?" else who
+            raise StoreBusyError(f"another ingestion ({who}) is writing to {self.where}; wait for it to finish")
 
     def unlock(self) -> None:
         self._ingest_lock.release()
@@ -204,33 +248,33 @@ class KnowledgeStore:
         self._db.close()
 
     def generation(self) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        row = self._db.one("SELECT value FROM meta WHERE key='generation'")
         return int(row[0]) if row else 0
 
     def collect_garbage(self) -> int:
         """Remove vectors of documents that were never committed or have been retired."""
-        ids = [r[0] for r in self._db.execute("SELECT doc_id FROM pending UNION SELECT doc_id FROM garbage")]
+        ids = [r[0] for r in self._db.all("SELECT doc_id FROM pending UNION SELECT doc_id FROM garbage")]
         for doc_id in ids:
-            if not self._db.execute("SELECT 1 FROM docs WHERE doc_id=?", (doc_id,)).fetchone():
+            if not self._db.one("SELECT 1 FROM docs WHERE doc_id=?", (doc_id,)):
                 self.vectors.remove_doc(doc_id)
-            self._db.execute("DELETE FROM pending WHERE doc_id=?", (doc_id,))
-            self._db.execute("DELETE FROM garbage WHERE doc_id=?", (doc_id,))
+            self._db.run("DELETE FROM pending WHERE doc_id=?", (doc_id,))
+            self._db.run("DELETE FROM garbage WHERE doc_id=?", (doc_id,))
         return len(ids)
 
     # -- reading ------------------------------------------------------------------------
     def docs(self) -> list[DocRecord]:
-        return [DocRecord(*r) for r in self._db.execute("SELECT * FROM docs ORDER BY file")]
+        return [DocRecord(*r) for r in self._db.all("SELECT * FROM docs ORDER BY file")]
 
     def doc_by_path(self, path: str) -> DocRecord | None:
-        r = self._db.execute("SELECT * FROM docs WHERE path=?", (path,)).fetchone()
+        r = self._db.one("SELECT * FROM docs WHERE path=?", (path,))
         return DocRecord(*r) if r else None
 
     def docs_by_sha(self, sha: str) -> list[DocRecord]:
-        return [DocRecord(*r) for r in self._db.execute("SELECT * FROM docs WHERE sha256=?", (sha,))]
+        return [DocRecord(*r) for r in self._db.all("SELECT * FROM docs WHERE sha256=?", (sha,))]
 
     def doc_by_file(self, file: str) -> DocRecord | None:
         """The document whose display name is ``file`` (names are unique in a store)."""
-        r = self._db.execute("SELECT * FROM docs WHERE file=?", (file,)).fetchone()
+        r = self._db.one("SELECT * FROM docs WHERE file=?", (file,))
         return DocRecord(*r) if r else None
 
     def unique_name(self, path: str, name: str, where: str | None = None) -> str:
@@ -240,8 +284,7 @@ class KnowledgeStore:
         of them keeps it, so re-ingesting a file (also from another folder level) keeps its citations."""
 
         def taken(candidate: str) -> bool:
-            r = self._db.execute("SELECT 1 FROM docs WHERE file=? AND path<>?", (candidate, path)).fetchone()
-            return r is not None
+            return self._db.one("SELECT 1 FROM docs WHERE file=? AND path<>?", (candidate, path)) is not None
 
         candidates = list(dict.fromkeys(name_candidates(name, where or path)))
         old = self.doc_by_path(path)
@@ -258,8 +301,8 @@ class KnowledgeStore:
     def chunk_spans(self, doc_id: str) -> list[tuple[int, int, int]]:
         """(page, start, end) of each chunk of a document, in order: equal spans over equal content
         mean equal chunk texts, so their vectors can be reused."""
-        q = "SELECT page, start, end FROM chunks WHERE doc_id=? ORDER BY seq"
-        return [tuple(r) for r in self._db.execute(q, (doc_id,))]
+        q = 'SELECT page, start, "end" FROM chunks WHERE doc_id=? ORDER BY seq'
+        return [tuple(r) for r in self._db.all(q, (doc_id,))]
 
     def committed(self, chunk_ids: Sequence[str]) -> set[str]:
         """Those of ``chunk_ids`` that the catalog holds (the rest are vectors of a document being
@@ -269,17 +312,21 @@ class KnowledgeStore:
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             q = f"SELECT chunk_id FROM chunks WHERE chunk_id IN ({','.join('?' * len(part))})"
-            out.update(r[0] for r in self._db.execute(q, part))
+            out.update(r[0] for r in self._db.all(q, part))
         return out
 
     def n_chunks(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return self._db.one("SELECT COUNT(*) FROM chunks")[0]
 
     def sample_texts(self, n: int) -> list[str]:
-        """Up to ``n`` chunk texts spread over the whole store (every k-th by rowid)."""
+        """Up to ``n`` chunk texts spread over the whole store (every k-th in document order)."""
         step = max(self.n_chunks() // max(n, 1), 1)
-        spread = self._db.execute("SELECT text FROM chunks WHERE rowid % ? = 0 LIMIT ?", (step, n)).fetchall()
-        return [r[0] for r in spread or self._db.execute("SELECT text FROM chunks LIMIT ?", (n,))]
+        q = (
+            "SELECT text FROM (SELECT text, ROW_NUMBER() OVER (ORDER BY doc_id, seq) AS n FROM chunks) numbered "
+            "WHERE n % ? = 0 LIMIT ?"
+        )
+        spread = self._db.all(q, (step, n))
+        return [r[0] for r in spread or self._db.all("SELECT text FROM chunks ORDER BY doc_id, seq LIMIT ?", (n,))]
 
     def chunks(self, ids: Sequence[str]) -> dict[str, ChunkRecord]:
         out: dict[str, ChunkRecord] = {}
@@ -287,11 +334,11 @@ class KnowledgeStore:
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             q = f"SELECT * FROM chunks WHERE chunk_id IN ({','.join('?' * len(part))})"
-            out.update({r[0]: ChunkRecord(*r) for r in self._db.execute(q, part)})
+            out.update({r[0]: ChunkRecord(*r) for r in self._db.all(q, part)})
         return out
 
     def doc(self, doc_id: str) -> DocRecord | None:
-        r = self._db.execute("SELECT * FROM docs WHERE doc_id=?", (doc_id,)).fetchone()
+        r = self._db.one("SELECT * FROM docs WHERE doc_id=?", (doc_id,))
         return DocRecord(*r) if r else None
 
     def page_text(self, file: str, page: int, doc_id: str | None = None) -> str | None:
@@ -302,44 +349,42 @@ class KnowledgeStore:
         args: tuple = (file, page)
         if doc_id:
             q, args = q + " AND d.doc_id=?", (*args, doc_id)
-        r = self._db.execute(q, args).fetchone()
+        r = self._db.one(q, args)
         return r[0] if r else None
 
     # -- writing ------------------------------------------------------------------------
     def begin_doc(self, doc_id: str) -> None:
-        self._db.execute("INSERT OR IGNORE INTO pending VALUES (?)", (doc_id,))
+        self._db.run("INSERT INTO pending VALUES (?) ON CONFLICT DO NOTHING", (doc_id,))
 
     def commit_doc(self, rec: DocRecord, pages: Iterable[tuple[int, str]], chunks: Sequence[ChunkRecord]) -> None:
         """Make ``rec`` visible and retire whatever document had its path, in one transaction."""
-        db = self._db
-        with transaction(db):
-            old = db.execute("SELECT doc_id FROM docs WHERE path=?", (rec.path,)).fetchone()
+        with self._db.transaction() as db:
+            old = db.one("SELECT doc_id FROM docs WHERE path=?", (rec.path,))
             if old and old[0] != rec.doc_id:
                 self._retire(old[0])
-            elif old:  # the same content and chunking under a new name: its rows are written again
-                for table in ("pages", "chunks"):
-                    db.execute(f"DELETE FROM {table} WHERE doc_id=?", (rec.doc_id,))
-            db.execute("INSERT OR REPLACE INTO docs VALUES (?,?,?,?,?,?,?,?,?)", _astuple(rec))
-            db.executemany("INSERT OR REPLACE INTO pages VALUES (?,?,?)", [(rec.doc_id, n, t) for n, t in pages])
-            db.executemany("INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?)", [_astuple(c) for c in chunks])
-            db.execute("DELETE FROM pending WHERE doc_id=?", (rec.doc_id,))
+            for table in ("docs", "pages", "chunks"):  # the same document again (e.g. under a new name)
+                db.run(f"DELETE FROM {table} WHERE doc_id=?", (rec.doc_id,))
+            db.run("INSERT INTO docs VALUES (?,?,?,?,?,?,?,?,?)", _astuple(rec))
+            db.many("INSERT INTO pages VALUES (?,?,?)", [(rec.doc_id, n, t) for n, t in pages])
+            db.many("INSERT INTO chunks VALUES (?,?,?,?,?,?,?)", [_astuple(c) for c in chunks])
+            db.run("DELETE FROM pending WHERE doc_id=?", (rec.doc_id,))
             self._bump(db)
 
     def remove_doc(self, doc_id: str) -> None:
-        with transaction(self._db):
+        with self._db.transaction() as db:
             self._retire(doc_id)
-            self._bump(self._db)
+            self._bump(db)
 
     def _retire(self, doc_id: str) -> None:
         for table in ("docs", "pages", "chunks"):
-            self._db.execute(f"DELETE FROM {table} WHERE doc_id=?", (doc_id,))
-        self._db.execute("INSERT OR IGNORE INTO garbage VALUES (?)", (doc_id,))
+            self._db.run(f"DELETE FROM {table} WHERE doc_id=?", (doc_id,))
+        self._db.run("INSERT INTO garbage VALUES (?) ON CONFLICT DO NOTHING", (doc_id,))
 
     @staticmethod
-    def _bump(db: sqlite3.Connection) -> None:
-        db.execute(
+    def _bump(db: Database) -> None:
+        db.run(
             "INSERT INTO meta VALUES ('generation', '1') "
-            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)"
         )
 
     # -- keyword index (keywords.py) -----------------------------------------------------
@@ -353,13 +398,14 @@ class KnowledgeStore:
         self.bm25()
 
     def _keyword_rows(self) -> list[tuple[str, str, str]]:
-        q = "SELECT c.chunk_id, c.doc_id, c.text FROM chunks c JOIN docs d ON d.doc_id=c.doc_id ORDER BY c.rowid"
-        return self._db.execute(q).fetchall()
+        q = "SELECT c.chunk_id, c.doc_id, c.text FROM chunks c JOIN docs d ON d.doc_id=c.doc_id ORDER BY c.doc_id, c.seq"
+        return self._db.all(q)
 
 
 @contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """One write transaction (the connection runs in autocommit mode): committed, or rolled back on any error."""
+    """One write transaction on a plain SQLite connection in autocommit mode: committed, or rolled back
+    on any error (the serve run store's; stores on ``db.Database`` use its ``transaction``)."""
     db.execute("BEGIN IMMEDIATE")
     try:
         yield

@@ -1,8 +1,11 @@
-"""The vectors of the chunks: a Chroma collection in ``<index>/chroma``, opened once, on first use.
+"""The vectors of the chunks: a Chroma collection, opened once, on first use. By default it is a
+folder, ``<index>/chroma``; with ``MMCREW_CHROMA_URL`` it is a collection on a Chroma server
+(``chromadb.HttpClient``, see :class:`ChromaServer`), shared by every machine that uses that server.
 
 Every vector carries its document id (what searches filter on: a display name may change, an
 id does not). Chroma's errors, including a damaged HNSW segment that shows up on first use rather
-than at open, become the index's one-line ``ConfigError`` (``on_damage``).
+than at open, become the index's one-line ``ConfigError`` (``on_damage``). A server that cannot be
+reached, or goes away mid-work, is ``BackendUnavailableError`` naming it; the next call tries again.
 """
 
 from __future__ import annotations
@@ -10,22 +13,80 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import BackendUnavailableError, ConfigError
 
-__all__ = ["VectorIndex"]
+__all__ = ["VectorIndex", "ChromaServer"]
 
 WHAT = "vectors (chroma/)"
 
 
+@dataclass(frozen=True)
+class ChromaServer:
+    """Where the vectors live when they are not a local folder (``MMCREW_CHROMA_URL``)."""
+
+    url: str
+    token: str = ""
+    token_header: str = "Authorization"
+
+    @classmethod
+    def from_settings(cls, s) -> ChromaServer | None:
+        url = s.chroma_url.strip()
+        if not url:
+            return None
+        return cls(url, s.chroma_token, s.chroma_token_header.strip() or "Authorization")
+
+    def parts(self) -> tuple[str, int, bool]:
+        u = urlsplit(self.url if "://" in self.url else f"http://{self.url}")
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ConfigError(f"MMCREW_CHROMA_URL={self.url!r} is not a Chroma server URL: use http://host:8000")
+        ssl = u.scheme == "https"
+        return u.hostname, u.port or (443 if ssl else 8000), ssl
+
+    def headers(self) -> dict[str, str]:
+        if not self.token:
+            return {}
+        if self.token_header.lower() == "authorization":
+            return {"Authorization": f"Bearer {self.token}"}
+        return {self.token_header: self.token}
+
+    def unavailable(self, e: BaseException) -> BackendUnavailableError:
+        why = " ".join(str(e).split())[:200] or type(e).__name__
+        return BackendUnavailableError(
+            f"the Chroma server at {self.url} cannot be used ({why}); check that it is running and "
+            "MMCREW_CHROMA_URL is right. Nothing was lost: a document is only visible once all its vectors are in"
+        )
+
+
+def _is_transport(e: BaseException) -> bool:
+    """A connection-level failure talking to a Chroma server (not a refusal of what we sent)."""
+    import httpx
+
+    if isinstance(e, httpx.TransportError | ConnectionError | TimeoutError):
+        return True
+    text = str(e).lower()
+    return isinstance(e, ValueError) and "could not connect" in text
+
+
 class VectorIndex:
-    def __init__(self, root: Path, on_damage: Callable[[str, BaseException], ConfigError]):
+    def __init__(
+        self,
+        root: Path,
+        on_damage: Callable[[str, BaseException], ConfigError],
+        *,
+        server: ChromaServer | None = None,
+        collection: str = "chunks",
+    ):
         self.root = Path(root)
         self._on_damage = on_damage
+        self.server = server
+        self.collection_name = collection if server is not None else "chunks"
         self._collection: Any = None
         self._lock = threading.Lock()  # opened once, whichever thread asks first
 
@@ -41,6 +102,21 @@ class VectorIndex:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
+        if self.server is not None:
+            host, port, ssl = self.server.parts()
+            try:
+                client = chromadb.HttpClient(
+                    host=host,
+                    port=port,
+                    ssl=ssl,
+                    headers=self.server.headers(),
+                    settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
+                )
+                return client.get_or_create_collection(
+                    self.collection_name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+                )
+            except Exception as e:  # noqa: BLE001 - httpx's, Chroma's and the server's own errors
+                raise self.server.unavailable(e) from None
         try:
             client = chromadb.PersistentClient(
                 path=str(self.root / "chroma"),
@@ -58,7 +134,13 @@ class VectorIndex:
         try:
             yield collection
         except ChromaError as e:
+            if self.server is not None:
+                raise self.server.unavailable(e) from None
             raise self._on_damage(WHAT, e) from None
+        except Exception as e:
+            if self.server is not None and _is_transport(e):
+                raise self.server.unavailable(e) from None
+            raise
 
     def count(self) -> int:
         with self._use() as col:
