@@ -50,9 +50,13 @@ def _no_network():
 
 @pytest.fixture(autouse=True)
 def state_home(tmp_path, monkeypatch):
-    """Each test gets its own MMCREW_HOME; returns its path."""
+    """Each test gets its own MMCREW_HOME, and its own MMCREW_NAMESPACE on shared servers (when
+    MMCREW_DATABASE_URL / MMCREW_CHROMA_URL point at test servers); returns its path."""
+    import uuid
+
     home = tmp_path / "state"
     monkeypatch.setenv("MMCREW_HOME", str(home))
+    monkeypatch.setenv("MMCREW_NAMESPACE", "t" + uuid.uuid4().hex[:12])
     monkeypatch.setenv("MMCREW_MODELS_DIR", str(MODELS_DIR))
     monkeypatch.delenv("MMCREW_INPUTS", raising=False)
     monkeypatch.delenv("MODEL", raising=False)
