@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup model model-small run test test-unit integration bench lint clean llama-rebuild browser
+.PHONY: setup model model-small run test test-unit integration bench lint clean llama-rebuild browser servers test-multi
 
 setup: $(STAMP)
 
@@ -43,9 +43,19 @@ run: model
 browser: setup
 	PYTHON=$(BIN)/python scripts/browser_setup.sh
 
-# the whole suite: unit tests on named fakes, the web page in a real Chromium, integration tests on the embedded model
-test: model browser
+# what the multi-machine tests need (PostgreSQL's Debian package, psycopg, llama.cpp server's extras), then a
+# self-test: PostgreSQL and a Chroma server must start on loopback and stop again; fails loudly otherwise
+servers: setup
+	PYTHON=$(BIN)/python scripts/servers_setup.sh
+
+# the whole suite: unit tests on named fakes, the web page in a real Chromium, integration tests on the embedded model,
+# the multi-machine tests on real PostgreSQL, Chroma and llama.cpp servers that the suite starts on loopback
+test: model browser servers
 	$(BIN)/python -m pytest -q
+
+# the multi-machine tests only (tests/multi, marker `multi`): two "machines" sharing real servers on loopback
+test-multi: model servers
+	$(BIN)/python -m pytest -q -m multi
 
 test-unit: setup
 	$(BIN)/python -m pytest -q -m "not integration"
