@@ -206,7 +206,7 @@ def get_retriever(settings: Settings | None = None) -> Retriever:
     from .ingest import open_store
 
     s = settings or get_settings()
-    key = (str(s.index_path), s.embedder)
+    key = (str(s.index_path), s.embedder, s.database_url, s.chroma_url, s.namespace)
     found = _retrievers.get(key)
     if found is None:
         with _LOCK:
