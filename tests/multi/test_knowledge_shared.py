@@ -187,3 +187,30 @@ def test_a_server_stopped_mid_ingestion_is_a_clear_error_and_a_rerun_finishes(wh
     r = ingest([docs], embedder=emb, store=store)
     assert not r.failed and len(store.docs()) == 8
     assert store.vectors.count() == store.n_chunks()
+
+
+def test_a_warm_second_machine_ranks_another_machines_new_document_by_its_words(shared, tmp_path):
+    """B keeps its retriever warm while A ingests a new file: B's keyword side moves to the new
+    generation in the background, and then finds the new file's rare word."""
+    from multimodal_crew.knowledge.ingest import ingest
+    from multimodal_crew.knowledge.retrieval import Retriever
+    from tests.fakes import HashEmbedder, make_store
+
+    docs = tmp_path / "docs"
+    shutil.copytree(FIX / "good", docs)
+    emb = HashEmbedder()
+    ingest([docs], embedder=emb, store=make_store(emb))
+    b = Retriever(make_store(emb), embedder=emb)
+    assert b.keyword("zyxwortle", 5) == []
+    (docs / "new.txt").write_text("The zyxwortle valve is replaced every spring.\n")
+    a = machine(tmp_path, "a", shared)
+    a["MMCREW_NAMESPACE"] = os.environ["MMCREW_NAMESPACE"]
+    proc = slow_ingest(tmp_path, a, docs, delay=0.0)
+    assert proc.wait(timeout=120) == 0, proc.stderr.read()[-2000:]
+    deadline = time.monotonic() + 30
+    found = []
+    while time.monotonic() < deadline and not found:
+        # the vector side may find it first; the keyword side once its new index is in
+        found = [h for h in b.search("zyxwortle valve", 5) if h.file == "new.txt" and h.keyword_rank]
+        time.sleep(0.2)
+    assert found and found[0].keyword_rank == 1

@@ -3,6 +3,13 @@
 It lives in ``<store>/bm25/`` with a ``mmcrew.json`` that names the catalog generation it was
 built from; a stale or unreadable index is rebuilt from the catalog's rows and published with
 one rename, so a reader in another process sees the old index or the new one, never half of one.
+
+On a shared catalog (``MMCREW_DATABASE_URL``) other machines change the generation at every
+document they commit, and a rebuild at 100k chunks takes seconds: there ``get(..., wait=False)``
+answers with the index it has while one background thread builds the new one (a retired chunk's
+hit is dropped by the catalog lookup after it, a new document is found by the vector side until
+the new index is in). Every machine ends on the index of the same generation, built from the same
+rows in the same order, so they rank alike.
 """
 
 from __future__ import annotations
@@ -34,11 +41,17 @@ class KeywordIndex:
         self.root = Path(root)
         self._current: tuple[int, Index] | None = None
         self._lock = threading.Lock()  # one build at a time in this process (the temporary folder is per process)
+        self._refreshing: threading.Thread | None = None
 
-    def get(self, generation: int, rows: Rows) -> Index:
-        """The index for ``generation``: in memory, loaded from disk, or built from ``rows()``."""
+    def get(self, generation: int, rows: Rows, wait: bool = True) -> Index:
+        """The index for ``generation``: in memory, loaded from disk, or built from ``rows()``. With
+        ``wait=False`` and an index of an older generation in memory, that one, while a background
+        thread loads or builds the new one."""
         current = self._current
         if current is not None and current[0] == generation:
+            return current[1]
+        if current is not None and not wait:
+            self._refresh(generation, rows)
             return current[1]
         with self._lock:
             if self._current is not None and self._current[0] == generation:
@@ -46,6 +59,19 @@ class KeywordIndex:
             index = self._load(generation) or self._build(generation, rows())
             self._current = (generation, index)
             return index
+
+    def _refresh(self, generation: int, rows: Rows) -> None:
+        if self._refreshing is not None and self._refreshing.is_alive():
+            return  # one at a time; the next call after it sees whether the generation moved on again
+
+        def build() -> None:
+            try:
+                self.get(generation, rows)
+            except Exception:  # noqa: BLE001 - the next search builds it in the foreground and reports
+                pass
+
+        self._refreshing = threading.Thread(target=build, name="mmcrew-bm25-refresh", daemon=True)
+        self._refreshing.start()
 
     def forget(self) -> None:
         """Drop the index in memory (the next ``get`` reads or builds it again)."""

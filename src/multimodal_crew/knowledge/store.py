@@ -391,7 +391,8 @@ class KnowledgeStore:
     def bm25(self):
         """(bm25s retriever or None, chunk ids, document id per chunk) for the current generation;
         rebuilt when stale."""
-        return self.keywords.get(self.generation(), self._keyword_rows)
+        # shared catalog: answer with the index in memory while the new generation's is built (keywords.py)
+        return self.keywords.get(self.generation(), self._keyword_rows, wait=not self.database_url)
 
     def rebuild_bm25(self) -> None:
         self.keywords.forget()
