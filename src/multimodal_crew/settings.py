@@ -14,7 +14,7 @@ import typing
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -74,6 +74,48 @@ class Settings(BaseSettings):
         2, ge=0, le=10, description="structured output: extra attempts after the first, with the error fed back"
     )
     request_timeout: float = Field(120.0, gt=0, description="seconds before a model server request is abandoned")
+    api_key: SecretStr = Field(
+        SecretStr(""),
+        validation_alias=AliasChoices("MMCREW_API_KEY", "OPENAI_API_KEY"),
+        description="the key for MODEL=openai/<name> (an OpenAI-compatible server or OpenAI; OPENAI_API_KEY is read "
+        "too; empty: none, as local servers need); never sent to Ollama, never shown",
+    )
+    request_retries: int = Field(
+        3,
+        ge=0,
+        le=10,
+        description="model servers: attempts after the first on HTTP 429, 5xx, a timeout or no connection",
+    )
+    retry_backoff: float = Field(
+        1.0, ge=0, le=30, description="seconds before the first retry, doubled before each next one (at most 30)"
+    )
+    embedder_base_url: str = Field(
+        "",
+        description="the OpenAI-compatible server for MMCREW_EMBEDDER=openai/<name> (empty: MMCREW_API_BASE, else "
+        "OpenAI)",
+    )
+    embedder_api_key: SecretStr = Field(
+        SecretStr(""), description="the key for that server (empty: MMCREW_API_KEY); never shown"
+    )
+    model_capabilities: str = Field(
+        "",
+        description="JSON overriding models/capabilities.py's table (context, json_schema, vision, tools) for every "
+        "remote model, or per model string (empty: the table)",
+    )
+
+    @field_validator("model_capabilities")
+    @classmethod
+    def _capabilities_json(cls, v: str) -> str:
+        import json
+
+        if v.strip():
+            try:
+                data = json.loads(v)
+            except ValueError as e:
+                raise ValueError(f'not JSON ({e.msg}); e.g. {{"json_schema": "json_object"}}') from None
+            if not isinstance(data, dict):
+                raise ValueError('not a JSON object; e.g. {"json_schema": "json_object"}')
+        return v
 
     # --- embedded runtime ---
     n_ctx: int = Field(
@@ -90,7 +132,9 @@ class Settings(BaseSettings):
 
     # --- knowledge (ingestion and retrieval) ---
     embedder: str = Field(
-        "embedded", description="`embedded` (all-MiniLM-L6-v2 on CPU, offline) or `ollama/<embedding model>`"
+        "embedded",
+        description="`embedded` (all-MiniLM-L6-v2 on CPU, offline), `ollama/<embedding model>` or `openai/<name>` "
+        "(an OpenAI-compatible /v1/embeddings)",
     )
     embedder_backend: Literal["torch", "onnx"] = Field(
         "onnx",
