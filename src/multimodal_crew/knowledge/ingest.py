@@ -118,16 +118,9 @@ def step_progress(step: Callable[[str], None]) -> Progress:
 
 def embedder_name_for(s: Settings) -> str:
     """The embedder's name without loading it (the store is keyed by it)."""
-    low = s.embedder.strip().lower()
-    if low in ("embedded", "minilm", "all-minilm-l6-v2"):
-        from .embedder import MiniLMEmbedder
+    from .embedder import embedder_name
 
-        return MiniLMEmbedder.name
-    if low.startswith("ollama/"):
-        return f"ollama:{s.embedder.strip().split('/', 1)[1]}"
-    from ..errors import ConfigError
-
-    raise ConfigError(f"MMCREW_EMBEDDER={s.embedder!r} is not `embedded` or `ollama/<model>`")
+    return embedder_name(s.embedder)
 
 
 def scan(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[Path], list[str]]:
