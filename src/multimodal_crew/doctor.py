@@ -41,6 +41,8 @@ def run_checks(load_model: bool = True) -> list[tuple[str, bool | None, str]]:
         return [("settings", False, _detail(e)), *_guarded("offline", _offline_rows)]
     rows: list[Row] = []
     rows += _guarded("model", lambda: [("model", None, s.model + (f" ({s.embedded_model})" if s.is_embedded else ""))])
+    rows += _guarded("model capabilities", lambda: _capability_rows(s))
+    rows += _guarded("embedder", lambda: _embedder_rows(s))
     rows.append(("state folder (MMCREW_HOME)", None, str(s.home_path)))
     rows += _guarded("offline", _offline_rows)
     rows += _guarded("storage writable", lambda: _storage_rows(s))
@@ -55,6 +57,29 @@ def run_checks(load_model: bool = True) -> list[tuple[str, bool | None, str]]:
     elif load_model:
         rows += _guarded("model works", lambda: [_model_works(s)])
     return rows
+
+
+def _capability_rows(s) -> list[Row]:
+    """The configured model's (and the vision model's) entry in models/capabilities.py, and whether an API
+    key is set for it (never the key)."""
+    from .models.capabilities import capabilities
+
+    rows: list[Row] = []
+    for label, model in (("model capabilities", s.model), ("vision model capabilities", s.vision_model)):
+        if label.startswith("vision") and model.strip().lower() == "offline":
+            continue
+        caps = capabilities(model, s)
+        detail = caps.summary()
+        if caps.backend == "openai-compatible" or (caps.backend == "crewai" and model.lower().startswith("openai/")):
+            detail += "; api key " + ("set" if s.api_key.get_secret_value() else "not set")
+        rows.append((label, None, detail))
+    return rows
+
+
+def _embedder_rows(s) -> list[Row]:
+    from .knowledge.embedder import describe_embedder
+
+    return [("embedder", None, describe_embedder(s))]
 
 
 def _offline_rows() -> list[Row]:
