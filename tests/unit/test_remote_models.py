@@ -578,3 +578,18 @@ def test_llama_cpp_server_checks_the_key(env, llama_server):
         rt.complete_json(MESSAGES, SCHEMA, "Answer")
     assert "HTTP 401" in one_line(e.value) and "MMCREW_API_KEY (it is not set)" in str(e.value)
     assert llama.calls == []
+
+
+def test_llama_cpp_server_is_asked_to_sample_and_constrain_as_the_embedded_model_does():
+    """The same GGUF behind llama_cpp.server answers as in process: no repeat penalty (its default is 1.1),
+    1.15 on a retry, the run's seed, and the grammar-friendly schema (long length bounds left to Pydantic)."""
+    from multimodal_crew.models.capabilities import capabilities
+    from multimodal_crew.models.embedded import grammar_schema
+
+    caps = capabilities("openai/model.gguf", backend="openai-compatible")
+    assert caps.json_schema == "json_object"
+    assert caps.sampling(0.0, 7) == {"repeat_penalty": 1.0, "seed": 7}
+    assert caps.sampling(0.3, 7)["repeat_penalty"] == 1.15
+    schema = {"type": "object", "properties": {"quote": {"type": "string", "maxLength": 5000}}}
+    assert caps.response_format("x", schema) == {"type": "json_object", "schema": grammar_schema(schema)}
+    assert capabilities("ollama/qwen2.5:7b", backend="ollama").sampling(0.0, 7) == {}

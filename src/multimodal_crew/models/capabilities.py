@@ -105,8 +105,20 @@ class Capabilities:
         if self.json_schema == "json_schema":
             return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
         if self.json_schema == "json_object":
-            return {"type": "json_object", "schema": schema}
+            # llama_cpp.server turns the schema into a llama.cpp grammar: the same grammar-friendly schema
+            # the embedded model gets (long length bounds left to Pydantic), so the two decode alike
+            from .embedded import grammar_schema
+
+            return {"type": "json_object", "schema": grammar_schema(schema)}
         return None
+
+    def sampling(self, temperature: float, seed: int) -> dict:
+        """Extra request fields for the server's sampler. llama_cpp.server (``json_object``) penalises
+        repeats by 1.1 unless told otherwise; the embedded model samples with none, and 1.15 on a retry
+        (a temperature above 0): sent as they are, the same GGUF on the server answers as in process."""
+        if self.json_schema != "json_object":
+            return {}
+        return {"repeat_penalty": 1.15 if temperature else 1.0, "seed": seed}
 
     def messages(self, messages: list[dict], schema: dict) -> list[dict]:
         """The messages to send: as they are, or with the schema written in (``prompt``)."""

@@ -100,12 +100,15 @@ class Runtime:
 
         def ask(caps: Capabilities):
             fmt = caps.response_format(name, schema)
+            temp = self.settings.temperature if temperature is None else temperature
+            extra = caps.sampling(temp, self.settings.seed)
             return client.chat.completions.create(
                 model=self._served_name(),
                 messages=caps.messages(messages, schema),
-                temperature=self.settings.temperature if temperature is None else temperature,
+                temperature=temp,
                 max_tokens=self.settings.max_tokens,
                 **({"response_format": fmt} if fmt is not None else {}),
+                **({"extra_body": extra} if extra else {}),
             )
 
         def once():
