@@ -168,7 +168,7 @@ def with_retries(
 
     def tell(state: RetryCallState) -> None:
         f = describe(state.outcome.exception())
-        log.warning(
+        log.info(  # INFO: the CLI's contract is one line on stderr, the final error
             "%s: attempt %d of %d failed (%s); trying again in %.2f s",
             where, state.attempt_number, retries + 1, redact(f.text) if f else "?", state.next_action.sleep,
         )  # fmt: skip

@@ -21,7 +21,7 @@ from multimodal_crew.knowledge import embedder as E
 from multimodal_crew.models.capabilities import after_refusal, capabilities
 from multimodal_crew.models.runtime import get_runtime, reset_runtime
 from multimodal_crew.settings import get_settings
-from tests.fakes import free_port, mmcrew
+from tests.fakes import assert_one_line_error, free_port, mmcrew
 
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 MESSAGES = [{"role": "user", "content": "Which city?"}]
@@ -142,6 +142,22 @@ def test_503_always_gives_one_line_naming_the_attempts(env):
     assert srv.url in str(e.value)
     assert len(srv.posts()) == 4
     assert waited >= 0.01 + 0.02 + 0.04  # backoff doubles between attempts
+
+
+def test_the_cli_says_it_in_one_line_after_the_retries(env):
+    with Scripted((503, {"error": {"message": "overloaded"}})) as srv:
+        proc = mmcrew(
+            "run",
+            "report",
+            env={
+                "MODEL": "openai/fake",
+                "MMCREW_API_BASE": srv.url + "/v1",
+                "MMCREW_REQUEST_RETRIES": "1",
+                "MMCREW_RETRY_BACKOFF": "0.01",
+            },
+        )
+    assert_one_line_error(proc, 4, "failed after 2 attempts: HTTP 503 Service Unavailable: overloaded")
+    assert len(srv.posts()) == 2
 
 
 def test_a_500_is_retried_too_and_no_retries_means_one_attempt(env):

@@ -119,7 +119,7 @@ class Runtime:
                 learned = after_refusal(caps, e.status_code, _body(e))
                 if learned is None:
                     raise
-                log.warning("%s refused response_format json_schema; using json_object from now on", self._where())
+                log.info("%s refused response_format json_schema; using json_object from now on", self._where())
                 self.caps = learned
                 return ask(learned)
 
