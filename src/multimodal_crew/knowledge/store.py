@@ -163,6 +163,7 @@ class KnowledgeStore:
             collection += f"-{short_hash(machine, 6)}"
         self.vectors = VectorIndex(self.root, self.damaged, server=chroma, collection=collection)  # vectors.py
         self.keywords = KeywordIndex(self.root)  # BM25: keywords.py
+        self._wrote = False  # this store changed the catalog: its own searches wait for the new index
 
     @property
     def where(self) -> str:
@@ -380,8 +381,8 @@ class KnowledgeStore:
             self._db.run(f"DELETE FROM {table} WHERE doc_id=?", (doc_id,))
         self._db.run("INSERT INTO garbage VALUES (?) ON CONFLICT DO NOTHING", (doc_id,))
 
-    @staticmethod
-    def _bump(db: Database) -> None:
+    def _bump(self, db: Database) -> None:
+        self._wrote = True
         db.run(
             "INSERT INTO meta VALUES ('generation', '1') "
             "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)"
@@ -391,8 +392,11 @@ class KnowledgeStore:
     def bm25(self):
         """(bm25s retriever or None, chunk ids, document id per chunk) for the current generation;
         rebuilt when stale."""
-        # shared catalog: answer with the index in memory while the new generation's is built (keywords.py)
-        return self.keywords.get(self.generation(), self._keyword_rows, wait=not self.database_url)
+        # shared catalog: answer with the index in memory while the new generation's is built (keywords.py),
+        # unless this store made the change (a writer reads its own writes)
+        wait = not self.database_url or self._wrote
+        self._wrote = False
+        return self.keywords.get(self.generation(), self._keyword_rows, wait=wait)
 
     def rebuild_bm25(self) -> None:
         self.keywords.forget()
