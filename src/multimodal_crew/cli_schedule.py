@@ -22,14 +22,16 @@ def schedule_list() -> None:
     from datetime import datetime, timezone
 
     from .schedule.service import current_entries, schedules_path
+    from .settings import get_settings
 
     entries = current_entries()
+    anchored = get_settings().shared_database  # due times on the grid every machine shares
     table = Table(title=f"schedules ({schedules_path()})")
     for col in ("name", "flow", "when", "tz", "enabled", "misfire", "max run", "next run"):
         table.add_column(col)
     now = datetime.now(timezone.utc)
     for e in entries.values():
-        nxt = e.trigger().get_next_fire_time(None, now) if e.enabled else None
+        nxt = e.trigger(anchored=anchored).get_next_fire_time(None, now) if e.enabled else None
         when = f"cron {e.cron}" if e.cron else f"every {e.interval}"
         enabled = "yes" if e.enabled else "no"
         next_run = nxt.isoformat(timespec="seconds") if nxt else ""
@@ -42,13 +44,13 @@ def schedule_run(name: str = typer.Argument(..., help="entry name")) -> None:
     """Run one entry now (recorded in the history like a scheduled run)."""
     from .errors import UserError
     from .schedule.history import History
-    from .schedule.runner import run_entry, schedule_dir
+    from .schedule.runner import run_entry
     from .schedule.service import current_entries
 
     entries = current_entries()
     if name not in entries:
         raise UserError(f"no schedule entry {name!r}; entries: {', '.join(entries) or '(none)'}")
-    history = History(schedule_dir() / "history.sqlite")
+    history = History.of()
     with err.status(f"{name}: running {entries[name].flow} …"):
         run_id = run_entry(entries[name], trigger="manual", history=history)
     run = next(r for r in history.runs(name, limit=20) if r.id == run_id)
@@ -86,16 +88,19 @@ def schedule_history(
     name: str = typer.Argument(None, help="entry name (default: all)"),
     limit: int = typer.Option(30, help="most recent runs to show"),
 ) -> None:
-    """Past runs: start, end, status, error, output folder."""
+    """Past runs: start, end, status, the machine that ran it, error or output folder."""
     from .schedule.history import History
-    from .schedule.runner import schedule_dir
 
-    runs = History(schedule_dir() / "history.sqlite").runs(name, limit=limit)
-    table = Table(title="schedule history")
-    for col in ("#", "name", "flow", "trigger", "due", "start", "end", "status", "error / output"):
+    history = History.of()
+    try:
+        runs = history.runs(name, limit=limit)
+    finally:
+        history.close()
+    table = Table(title=f"schedule history ({history.where})")
+    for col in ("#", "name", "flow", "trigger", "due", "start", "end", "status", "machine", "error / output"):
         table.add_column(col)
     for r in runs:
         status = f"[{_COLOURS.get(r.status, 'white')}]{r.status}[/]"
         table.add_row(str(r.id), r.name, r.flow, r.trigger, _when(r.scheduled_for), _when(r.started), _when(r.ended),
-                      status, r.error or r.output_dir)  # fmt: skip
+                      status, r.machine, r.error or r.output_dir)  # fmt: skip
     out.print(table)

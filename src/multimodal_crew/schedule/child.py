@@ -5,9 +5,11 @@ already imported CrewAI and this package (``server.py``), so a run starts in
 milliseconds instead of the seconds a fresh interpreter needs, while each run
 still gets a process of its own: fresh Flow state, and a hard stop when it overruns.
 
-The run process owns its run: it holds the entry's lock for exactly as long as it
-lives, writes its own history row (start, end, output folder), enforces its own
-``max_runtime``, and never outlives the process that started it. A watchdog thread
+The run process owns its run: it holds the entry's lock (a file lock, or with a shared
+database a PostgreSQL advisory lock) for exactly as long as it lives, writes its own
+history row (start, end, output folder; on a shared history it renews the row's lease
+every few seconds), enforces its own ``max_runtime``, and never outlives the process
+that started it. A watchdog thread
 waits on a pipe whose only writer is that process: a "stop" message or the pipe's
 end (the starter died, even by ``kill -9``), SIGTERM/SIGINT, or the time limit make
 it remove this run's staging folders, close the row and exit. On Linux the run also
@@ -43,6 +45,15 @@ def _preload() -> None:
         all_steps()
         all_flows()
     except Exception:  # noqa: BLE001
+        pass
+    try:  # what every Flow instance imports on first use (its auto-created Memory's LanceDB storage: ~2 s)
+        import crewai.memory.storage.lancedb_storage  # noqa: F401
+    except ImportError:
+        pass
+    try:  # what a run on a shared history uses (SQLAlchemy, psycopg), when installed
+        import psycopg  # noqa: F401
+        import sqlalchemy  # noqa: F401
+    except ImportError:
         pass
 
 
@@ -127,8 +138,36 @@ class _Watch:
                 os._exit(3 if status == "timeout" else 2)
 
 
+def _run_lock(payload: dict[str, Any]):
+    """The entry's one-run-at-a-time lock: an ``fcntl`` lock on a local file, or with a shared history
+    a PostgreSQL advisory lock ``schedule-run:<entry>`` (the server lets go when this process dies)."""
+    if payload.get("database_url"):
+        from ..db import SharedLock
+
+        machine = payload.get("machine") or "?"
+        from .history import lock_name
+
+        name = lock_name(payload.get("namespace", "main"), f"schedule-run:{payload['name']}")
+        return SharedLock(payload["database_url"], name, f"{machine} pid {os.getpid()}")
+    return PidLock(payload["lock"])
+
+
+def _renew(history, watch: _Watch, every: float) -> None:
+    """Renew the run's lease (shared history) until its row is closed; a database that is down for a
+    while is retried (the lease lapses if it stays down longer than ``history.LEASE``)."""
+    while True:
+        time.sleep(every)
+        if watch.closed:
+            return
+        try:
+            if not history.heartbeat(watch.run_id):
+                return
+        except Exception:  # noqa: BLE001 - the next renewal tries again
+            pass
+
+
 def run(payload: dict[str, Any], conn, ctl) -> None:
-    """Run one entry: send ("busy",) if another run of it holds its lock, else ("started", run_id);
+    """Run one entry: send ("busy", holder) if another run of it holds its lock, else ("started", run_id);
     the row in the history says how it ended."""
     os.environ.clear()
     os.environ.update(payload["env"])  # the scheduler's environment now, not the forkserver's at start-up
@@ -136,15 +175,20 @@ def run(payload: dict[str, Any], conn, ctl) -> None:
     from ..models.runtime import reset_runtime
     from ..procs import identity
     from ..settings import get_settings
-    from .history import History
+    from .history import HEARTBEAT, History
 
     watch = _Watch(ctl, payload["max_runtime"], get_settings(refresh=True).outputs_path)
     watch.start()
-    lock = PidLock(payload["lock"])  # held by this process until it exits, however it exits
+    lock = _run_lock(payload)  # held by this process until it exits, however it exits
     if not lock.acquire():
-        _send(conn, ("busy",))
+        _send(conn, ("busy", lock.holder))
         return
-    history = History(Path(payload["history"]))
+    history = History(
+        Path(payload["history"]),
+        database_url=payload.get("database_url", ""),
+        machine=payload.get("machine"),
+        namespace=payload.get("namespace", "main"),
+    )
     with watch.lock:
         if watch.closed:
             return
@@ -157,6 +201,8 @@ def run(payload: dict[str, Any], conn, ctl) -> None:
             pid=os.getpid(),
             pid_ident=identity(os.getpid()),
         )
+    if history.shared:
+        threading.Thread(target=_renew, args=(history, watch, HEARTBEAT), name="mmcrew-run-lease", daemon=True).start()
     _send(conn, ("started", watch.run_id))
     reset_runtime()
     started = time.time()

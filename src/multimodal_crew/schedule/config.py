@@ -18,6 +18,7 @@ each with the entry's name and the reason.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import re
 from pathlib import Path
@@ -55,18 +56,24 @@ class ScheduleEntry(BaseModel):
     misfire: Literal["skip", "run_once"] = "skip"
     max_runtime: float = Field(3600, gt=0)
 
-    def trigger(self):
+    def trigger(self, anchored: bool = False):
+        """The APScheduler trigger. An interval counts from when the job is added, unless ``anchored``:
+        then its due times are ``GRID_START + k * interval``, the same on every machine (schedulers
+        sharing a database agree on which due time is which; a cron entry always does)."""
         from apscheduler.triggers.cron import CronTrigger
         from apscheduler.triggers.interval import IntervalTrigger
 
         if self.cron:
             return CronTrigger.from_crontab(self.cron, timezone=self.timezone)
-        return IntervalTrigger(seconds=parse_interval(self.interval), timezone=self.timezone)
+        start = {"start_date": GRID_START} if anchored else {}
+        return IntervalTrigger(seconds=parse_interval(self.interval), timezone=self.timezone, **start)
 
     def fingerprint(self) -> str:
         """Changes when anything that affects the job changes (used to keep or replace a stored job)."""
         return short_hash(json.dumps(self.model_dump(), sort_keys=True, default=str))
 
+
+GRID_START = _dt.datetime(2000, 1, 1, tzinfo=_dt.timezone.utc)  # where anchored intervals count from
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -20,12 +20,11 @@ import multiprocessing
 import os
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-from ..settings import Settings, get_settings
+from ..settings import Settings
 from .config import ScheduleEntry
-from .history import History
+from .history import History, schedule_dir
 
 __all__ = ["Runs", "run_entry", "schedule_dir", "scheduled_job", "warm"]
 
@@ -58,12 +57,6 @@ class Runs:
             _ask_stop(ctl)
 
 
-def schedule_dir(settings: Settings | None = None) -> Path:
-    path = (settings or get_settings()).home_path / "schedule"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def run_entry(
     entry: ScheduleEntry,
     *,
@@ -74,11 +67,13 @@ def run_entry(
     settings: Settings | None = None,
 ) -> int:
     """Run ``entry`` now; return the history row id. Never raises for a failed run. ``runs``: the
-    scheduler's runs in progress (a lone run gets its own)."""
+    scheduler's runs in progress (a lone run gets its own). ``history`` (default: the one ``settings``
+    name, ``History.of``) is where the run process writes its row; on a shared history the run's lock
+    is shared too (``db.SharedLock``), so no two machines run the entry at once."""
     runs = runs or Runs()
     folder = schedule_dir(settings)
     own = history is None
-    history = history or History(folder / "history.sqlite")
+    history = history or History.of(settings)
     try:
         lock_path = folder / "locks" / f"{entry.name}.lock"
         lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,6 +87,9 @@ def run_entry(
             "max_runtime": entry.max_runtime,
             "lock": str(lock_path),
             "history": str(history.path),
+            "database_url": history.database_url,  # "" : the SQLite history and an fcntl lock
+            "machine": history.machine,
+            "namespace": history.namespace,
         }
         results, child_end = _CTX.Pipe(duplex=False)
         child_ctl, ctl = _CTX.Pipe(duplex=False)  # only this process holds `ctl`: the run's lifeline
@@ -104,13 +102,14 @@ def run_entry(
             runs.add(proc.pid, ctl)
             message = _wait(proc, results, START_LIMIT + entry.max_runtime, runs.stopping)
             if isinstance(message, tuple) and message[0] == "busy":
+                holder = message[1] if len(message) > 1 and history.shared else ""
                 return history.start(
                     entry.name,
                     entry.flow,
                     trigger,
                     due,
                     status="skipped",
-                    error="the previous run of this entry is still going",
+                    error="the previous run of this entry is still going" + (f" ({holder})" if holder else ""),
                 )
             run_id = message[1] if isinstance(message, tuple) and message[0] == "started" else None
             if run_id is None and message in ("timeout", "stopping"):

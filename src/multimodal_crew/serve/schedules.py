@@ -28,6 +28,7 @@ class ScheduleRun(BaseModel):
     status: str
     error: str
     output_dir: str
+    machine: str = Field("", description="the machine that ran it (MMCREW_MACHINE or its host name)")
 
 
 class ScheduleInfo(BaseModel):
@@ -45,9 +46,8 @@ class ScheduleInfo(BaseModel):
 
 def _history(settings: Any):
     from ..schedule.history import History
-    from ..schedule.runner import schedule_dir
 
-    return History(schedule_dir(settings) / "history.sqlite")
+    return History.of(settings)  # the shared database's when MMCREW_DATABASE_URL is set
 
 
 def _every(interval: Any) -> str:
@@ -70,7 +70,7 @@ def list_schedules(request: Request) -> list[ScheduleInfo]:
     try:
         out = []
         for e in entries.values():
-            nxt = e.trigger().get_next_fire_time(None, now) if e.enabled else None
+            nxt = e.trigger(anchored=settings.shared_database).get_next_fire_time(None, now) if e.enabled else None
             last = history.runs(e.name, limit=1)
             when = f"cron {e.cron}" if e.cron else f"every {_every(e.interval)}"
             out.append(ScheduleInfo(
