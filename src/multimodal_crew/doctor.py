@@ -46,6 +46,8 @@ def run_checks(load_model: bool = True) -> list[tuple[str, bool | None, str]]:
     rows.append(("state folder (MMCREW_HOME)", None, str(s.home_path)))
     rows += _guarded("offline", _offline_rows)
     rows += _guarded("storage writable", lambda: _storage_rows(s))
+    rows += _guarded("database", lambda: [_database_row(s)])
+    rows += _guarded("vector store", lambda: [_vector_row(s)])
     rows += _guarded("report data", lambda: _data_rows(s))
     rows += _guarded("knowledge index", lambda: _knowledge_rows(s))
     for path in sorted(s.config_path.rglob("*.y*ml")):  # every YAML under config/, flows fully checked
@@ -104,6 +106,43 @@ def _storage_rows(s) -> list[Row]:
     with tempfile.NamedTemporaryFile(dir=home, prefix=".doctor-"):
         pass
     return [("storage writable", True, str(home))]
+
+
+def _database_row(s) -> Row:
+    """Where the catalog and the run history live; with MMCREW_DATABASE_URL, whether the server answers."""
+    if not s.shared_database:
+        return ("database", None, f"SQLite files under {s.home_path} (MMCREW_DATABASE_URL shares them)")
+    from sqlalchemy import text
+
+    from .db import connect, safe_url
+
+    with connect(s.database_url) as conn:
+        version = conn.execute(text("SHOW server_version")).scalar()
+    where = f"PostgreSQL {version} at {safe_url(s.database_url)}"
+    return ("database", True, f"{where}; namespace {s.namespace}, machine {s.machine_name}")
+
+
+def _vector_row(s) -> Row:
+    """Where the vectors live; with MMCREW_CHROMA_URL, whether the Chroma server answers."""
+    from .knowledge.vectors import ChromaServer
+
+    server = ChromaServer.from_settings(s)
+    if server is None:
+        return ("vector store", None, "a Chroma folder in the index under MMCREW_HOME (MMCREW_CHROMA_URL shares it)")
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    host, port, ssl = server.parts()
+    try:
+        client = chromadb.HttpClient(
+            host=host, port=port, ssl=ssl, headers=server.headers(),
+            settings=ChromaSettings(anonymized_telemetry=False),
+        )  # fmt: skip
+        client.heartbeat()
+        version = client.get_version()
+    except Exception as e:  # noqa: BLE001 - httpx's, Chroma's and the server's own errors
+        raise server.unavailable(e) from None
+    return ("vector store", True, f"Chroma server {version} at {server.url}")
 
 
 def _data_rows(s) -> list[Row]:

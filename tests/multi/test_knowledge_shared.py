@@ -214,3 +214,15 @@ def test_a_warm_second_machine_ranks_another_machines_new_document_by_its_words(
         found = [h for h in b.search("zyxwortle valve", 5) if h.file == "new.txt" and h.keyword_rank]
         time.sleep(0.2)
     assert found and found[0].keyword_rank == 1
+
+
+def test_doctor_shows_the_shared_servers_answering(shared, monkeypatch):
+    from multimodal_crew import doctor
+
+    monkeypatch.setattr(doctor, "_embedded_rows", lambda s, load: [])
+    monkeypatch.setattr(doctor, "_vision_rows", lambda s, load: [])
+    rows = {name: (ok, detail) for name, ok, detail in doctor.run_checks(load_model=False)}
+    ok, detail = rows["database"]
+    assert ok is True and detail.startswith("PostgreSQL 15") and "***" in detail, detail
+    ok, detail = rows["vector store"]
+    assert ok is True and detail.startswith("Chroma server 1.") and shared["MMCREW_CHROMA_URL"] in detail, detail

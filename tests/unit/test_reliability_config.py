@@ -296,3 +296,31 @@ def test_image_messages_name_the_file_as_given(tmp_path):
     with pytest.raises(ImageError) as info:
         load_image(given)
     assert str(info.value) == f"image {given} does not exist"
+
+
+# -- the storage rows: where the catalog, history and vectors live, and whether their servers answer --
+def _storage_doctor(monkeypatch) -> dict:
+    monkeypatch.setattr(doctor, "_embedded_rows", lambda s, load: [])
+    monkeypatch.setattr(doctor, "_vision_rows", lambda s, load: [])
+    get_settings(refresh=True)
+    return {name: (ok, detail) for name, ok, detail in doctor.run_checks(load_model=False)}
+
+
+def test_doctor_says_the_storage_is_local_by_default(state_home, monkeypatch):
+    rows = _storage_doctor(monkeypatch)
+    assert rows["database"][0] is None and "SQLite" in rows["database"][1] and str(state_home) in rows["database"][1]
+    assert rows["vector store"][0] is None and "Chroma folder" in rows["vector store"][1]
+
+
+def test_doctor_shows_unreachable_database_and_chroma_servers_as_failed_rows(state_home, monkeypatch):
+    from tests.fakes import free_port
+
+    db_port, chroma_port = free_port(), free_port()
+    monkeypatch.setenv("MMCREW_DATABASE_URL", f"postgresql://mmcrew:s3cret@127.0.0.1:{db_port}/mmcrew")
+    monkeypatch.setenv("MMCREW_CHROMA_URL", f"http://127.0.0.1:{chroma_port}")
+    rows = _storage_doctor(monkeypatch)
+    ok, detail = rows["database"]
+    assert ok is False and f"127.0.0.1:{db_port}" in detail and "cannot be used" in detail and "s3cret" not in detail
+    ok, detail = rows["vector store"]
+    assert ok is False and f"127.0.0.1:{chroma_port}" in detail and "cannot be used" in detail
+    assert "\n" not in detail
