@@ -51,7 +51,7 @@ servers: setup
 # the whole suite: unit tests on named fakes, the web page in a real Chromium, integration tests on the embedded model,
 # the multi-machine tests on real PostgreSQL, Chroma and llama.cpp servers that the suite starts on loopback
 test: model browser servers
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # the multi-machine tests only (tests/multi, marker `multi`): two "machines" sharing real servers on loopback
 test-multi: model servers

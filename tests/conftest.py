@@ -33,6 +33,10 @@ _guard.install()
 import multimodal_crew  # noqa: E402,F401  (applies the offline environment)
 from multimodal_crew.settings import get_settings  # noqa: E402
 
+# unreachable-server tests wait milliseconds between their retries, not the default 1 s doubling
+# (tests/unit/test_remote_models.py checks the doubling with a value of its own)
+os.environ.setdefault("MMCREW_RETRY_BACKOFF", "0.05")
+
 # the real model folder, resolved before any test moves MMCREW_HOME
 os.environ.setdefault("MMCREW_MODELS_DIR", str(get_settings(refresh=True).models_path))
 MODELS_DIR = Path(os.environ["MMCREW_MODELS_DIR"])

@@ -587,6 +587,56 @@ def test_llama_cpp_server_with_the_override_takes_json_object_at_once(env, llama
     assert llama.calls[0]["response_format"] == {"type": "json_object", "schema": SCHEMA}
 
 
+ANSWER_SCHEMA = {  # steps.answer's reply, in its Pydantic order: citations, answer, abstained
+    "type": "object",
+    "properties": {
+        "citations": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+        "answer": {"type": "string", "maxLength": 1200},
+        "abstained": {"type": "boolean"},
+    },
+    "required": ["citations", "answer", "abstained"],
+}
+
+
+def test_llama_cpp_server_builds_the_embedded_models_grammar_property_order_included(env, llama_server):
+    """llama.cpp writes an object's properties in the order its schema lists them; the embedded grammar is
+    built from the schema with sorted keys, so the server must get that order too (over the wire, through
+    its request validation), or the same GGUF answers ``citations`` first instead of ``abstained``."""
+    from llama_cpp import llama_chat_format
+
+    from multimodal_crew.models.embedded import _grammar
+
+    url, llama = llama_server
+    rt = get_runtime(
+        env(MODEL="openai/qwen", MMCREW_API_BASE=url + "/v1", MMCREW_API_KEY=KEY,
+            MMCREW_MODEL_CAPABILITIES='{"json_schema": "json_object"}')
+    )  # fmt: skip
+    rt.complete_json(MESSAGES, ANSWER_SCHEMA, "CitedAnswer")
+    fmt = llama.calls[0]["response_format"]
+    assert list(fmt["schema"]) == sorted(ANSWER_SCHEMA)
+    assert list(fmt["schema"]["properties"]) == ["abstained", "answer", "citations"]
+    served = llama_chat_format._grammar_for_response_format(fmt)
+    assert served._grammar == _grammar(ANSWER_SCHEMA)._grammar
+
+
+def test_llama_cpp_server_gets_every_sampling_field_the_embedded_model_uses(env, llama_server):
+    """What the server's sampler ends up with (its request model fills in what is absent): greedy, no
+    repeat penalty, the run's seed, and the embedded model's defaults for the rest."""
+    url, llama = llama_server
+    rt = get_runtime(
+        env(MODEL="openai/qwen", MMCREW_API_BASE=url + "/v1", MMCREW_API_KEY=KEY, MMCREW_SEED="7",
+            MMCREW_MODEL_CAPABILITIES='{"json_schema": "json_object"}')
+    )  # fmt: skip
+    rt.complete_json(MESSAGES, SCHEMA, "Answer")
+    rt.complete_json(MESSAGES, SCHEMA, "Answer", temperature=0.3)
+    first, retry = llama.calls
+    expected = {"temperature": 0.0, "repeat_penalty": 1.0, "seed": 7, "top_k": 40, "top_p": 0.95, "min_p": 0.05,
+                "presence_penalty": 0.0, "frequency_penalty": 0.0, "mirostat_mode": 0, "max_tokens": 512,
+                "grammar": None, "logit_bias": None, "stop": None}  # fmt: skip
+    assert {k: first.get(k) for k in expected} == expected
+    assert (retry["temperature"], retry["repeat_penalty"], retry["seed"]) == (0.3, 1.15, 7)
+
+
 def test_llama_cpp_server_checks_the_key(env, llama_server):
     url, llama = llama_server
     rt = get_runtime(env(MODEL="openai/qwen", MMCREW_API_BASE=url + "/v1"))

@@ -105,11 +105,12 @@ class Capabilities:
         if self.json_schema == "json_schema":
             return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
         if self.json_schema == "json_object":
-            # llama_cpp.server turns the schema into a llama.cpp grammar: the same grammar-friendly schema
-            # the embedded model gets (long length bounds left to Pydantic), so the two decode alike
-            from .embedded import grammar_schema
+            # llama_cpp.server turns the schema into a llama.cpp grammar: the very schema text the embedded
+            # model's grammar is built from (long length bounds left to Pydantic, keys sorted: the key order
+            # is the order the grammar makes the model write the properties in), so the two decode alike
+            from .embedded import grammar_json
 
-            return {"type": "json_object", "schema": grammar_schema(schema)}
+            return {"type": "json_object", "schema": json.loads(grammar_json(schema))}
         return None
 
     def sampling(self, temperature: float, seed: int) -> dict:

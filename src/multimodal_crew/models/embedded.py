@@ -28,7 +28,7 @@ from pydantic import BaseModel, PrivateAttr
 
 from ..errors import ConfigError, ModelBehaviorError
 
-__all__ = ["EmbeddedLLM", "Completion", "tool_step_schema", "render_messages", "tool_call"]
+__all__ = ["EmbeddedLLM", "Completion", "tool_step_schema", "render_messages", "tool_call", "grammar_json"]
 
 _LOAD_LOCK = threading.Lock()
 _LOADED: dict[tuple, Any] = {}  # (path, n_ctx, threads, seed) -> Llama
@@ -101,10 +101,21 @@ def grammar_schema(schema):
     return out
 
 
+def grammar_json(schema: dict) -> str:
+    """The JSON text llama.cpp builds the grammar from: :func:`grammar_schema`, keys sorted.
+
+    The order is part of the grammar: llama.cpp's converter (``llama_grammar.json_schema_to_gbnf``)
+    writes an object's properties in the order the schema lists them, so with sorted keys the model
+    writes them alphabetically (``abstained``, ``answer``, ``citations``), whatever the Pydantic order.
+    llama_cpp.server gets this same text as its ``response_format`` schema
+    (``Capabilities.response_format``), so both build one grammar and decode alike."""
+    return json.dumps(grammar_schema(schema), sort_keys=True)
+
+
 def _grammar(schema: dict):
     from llama_cpp import LlamaGrammar
 
-    key = json.dumps(grammar_schema(schema), sort_keys=True)
+    key = grammar_json(schema)
     found = _GRAMMARS.get(key)
     if found is None:
         with _GRAMMAR_LOCK:
