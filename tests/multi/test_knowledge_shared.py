@@ -101,6 +101,25 @@ def test_a_second_machine_finds_what_the_first_ingested_and_loses_what_it_delete
     assert kb.returncode == 0 and gone not in kb.stdout
 
 
+@pytest.mark.integration
+def test_a_second_machine_answers_like_the_first_with_the_same_citations(shared, tmp_path):
+    """The real embedder and the embedded model on both machines: A ingests, A and B ask."""
+    docs = tmp_path / "docs"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "knowledge" / "good", docs)
+    a, b = machine(tmp_path, "a", shared), machine(tmp_path, "b", shared)
+    r = mmcrew(a, "ingest", str(docs))
+    assert r.returncode == 0, r.stdout + r.stderr
+    question = "When must the contractor replace the door sensors of elevator B?"
+    answers = []
+    for env in (a, b):
+        r = mmcrew(env, "ask", question, "--json", timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+        d = json.loads(r.stdout)
+        answers.append((d["text"], [(c["file"], c["page"], c["quote"]) for c in d["citations"]]))
+    assert answers[1] == answers[0]
+    assert ("contract.pdf", 2) in {(f, p) for f, p, _ in answers[0][1]}
+
+
 _SLOW_INGEST = """
 import sys
 sys.path.insert(0, {root!r})
