@@ -163,3 +163,37 @@ def test_two_schedulers_run_every_due_time_once_also_across_a_kill_9(tmp_path, p
     assert closed == len(left_running)
     for r in left_running:  # a run of a's the kill cut short: interrupted by its lease, not left running
         assert after[r.id].status == "interrupted" and "lease" in after[r.id].error, after[r.id]
+
+
+def test_postgresql_stopped_under_two_schedulers_they_go_on_after_its_restart(tmp_path, pg_server, pg_url, config):
+    """PostgreSQL down for ~5 s under two running schedulers: neither dies, nothing is run twice, and
+    once it is back every due time again gets exactly one row."""
+    a = start(machine_env(tmp_path, "a", pg_url, config))
+    b = start(machine_env(tmp_path, "b", pg_url, config))
+    try:
+        wait_running(a)
+        wait_running(b)
+        since = time.time() + 1
+        time.sleep(4)
+        down_from = time.time()
+        pg_server.stop()
+        time.sleep(5)
+        pg_server.start()
+        up_at = time.time()
+        time.sleep(8)
+        until = time.time() - 2
+        assert a.poll() is None and b.poll() is None, "a scheduler died with the database"
+    finally:
+        errors = stop(a) + stop(b)
+    h = history(pg_url)
+    try:
+        runs = h.runs("hb", limit=500)
+    finally:
+        h.close()
+    before = rows_per_due(runs, since, down_from - 1)
+    after = rows_per_due(runs, up_at + 3, until)  # a few seconds for the pools to find the server again
+    assert_exactly_once(before)
+    assert len(after) >= 3, errors
+    assert_exactly_once(after)
+    doubled = [t for t, rows in rows_per_due(runs, since, until).items() if len(rows) > 1]
+    assert not doubled, doubled  # during the outage: a due time may have no row, never two

@@ -43,9 +43,9 @@ class FlowEntry:
 
     def build(self, **kwargs: Any) -> Any:
         """A fresh runnable CrewAI Flow of this definition (state never carries over between runs)."""
-        from crewai.flow.flow import Flow
+        from ..flow_class import flow_class
 
-        return Flow.from_declaration(path=self.path, **kwargs)
+        return flow_class().from_declaration(path=self.path, **kwargs)
 
 
 _LOCK = threading.Lock()

@@ -46,10 +46,6 @@ def _preload() -> None:
         all_flows()
     except Exception:  # noqa: BLE001
         pass
-    try:  # what every Flow instance imports on first use (its auto-created Memory's LanceDB storage: ~2 s)
-        import crewai.memory.storage.lancedb_storage  # noqa: F401
-    except ImportError:
-        pass
     try:  # what a run on a shared history uses (SQLAlchemy, psycopg), when installed
         import psycopg  # noqa: F401
         import sqlalchemy  # noqa: F401

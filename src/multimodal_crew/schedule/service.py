@@ -57,6 +57,7 @@ __all__ = ["Scheduler", "SchedulerBusyError", "current_entries", "schedules_path
 
 SKIP_GRACE = 30  # seconds of lateness still run under the `skip` policy
 SWEEP = 10.0  # seconds between two looks for expired leases (shared database)
+JOBSTORE_RETRY = 1.0  # seconds before APScheduler asks a job store that failed again (its default: 10)
 JOB_FUNC = "multimodal_crew.schedule.runner:scheduled_job"
 
 
@@ -168,6 +169,7 @@ class Scheduler:
                 jobstores={"default": self._jobstore()},
                 executors={"default": _Executor(self, max_workers=max(4, len(enabled)))},
                 job_defaults={"coalesce": True, "max_instances": 1},
+                jobstore_retry_interval=JOBSTORE_RETRY,  # a database back after a restart: due times go on at once
                 timezone="UTC",
             )
             self._sched.add_listener(self._on_missed, EVENT_JOB_MISSED)

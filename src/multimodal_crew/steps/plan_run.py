@@ -315,9 +315,9 @@ def plan_respond(inputs: RespondInputs, deps: Deps) -> PlanResult:
 def execute_plan(plan: Plan, request: str, deps: Deps) -> PlanResult:
     """Compile ``plan`` to YAML, check it, and run it on CrewAI's declarative runtime with ``deps``."""
     import yaml
-    from crewai.flow.flow import Flow
     from crewai.flow.flow_definition import FlowDefinition
 
+    from ..flow_class import flow_class
     from . import attach_deps
     from .definitions import check_definition
 
@@ -326,7 +326,7 @@ def execute_plan(plan: Plan, request: str, deps: Deps) -> PlanResult:
     check_definition(definition, "the compiled plan")  # a compiler bug shows here, before anything runs
     child = Deps(settings=deps.settings, model=deps.model, retriever=deps._retriever, progress=deps.progress)
     child.definition = text  # plan_begin saves it as plan.yaml
-    flow = Flow.from_declaration(contents=definition, suppress_flow_events=True, tracing=False)
+    flow = flow_class().from_declaration(contents=definition, suppress_flow_events=True, tracing=False)
     attach_deps(flow, child)
     try:
         flow.kickoff(inputs={})
