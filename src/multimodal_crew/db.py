@@ -148,6 +148,16 @@ def _key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
+def _holders_table(conn: Any) -> None:
+    """Create the lock holders' table if it is missing, one process at a time: two ``CREATE TABLE IF NOT
+    EXISTS`` at once can both miss the table and one then fails on PostgreSQL's catalog."""
+    from sqlalchemy import text
+
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _key("mmcrew_lock_holders")})
+    conn.execute(text(_HOLDERS))
+    conn.commit()
+
+
 class SharedLock:
     """A named lock across every machine sharing the database, with ``PidLock``'s interface
     (``acquire()`` without waiting, ``release()``, ``holder`` after a refusal, ``held``)."""
@@ -185,7 +195,7 @@ class SharedLock:
                     return False
                 import time
 
-                conn.execute(text(_HOLDERS))
+                _holders_table(conn)
                 conn.execute(
                     text(
                         "INSERT INTO mmcrew_lock_holders VALUES (:n, :h, :t) "
@@ -205,7 +215,7 @@ class SharedLock:
         from sqlalchemy.exc import DBAPIError
 
         try:
-            conn.execute(text(_HOLDERS))
+            _holders_table(conn)
             row = conn.execute(text("SELECT holder FROM mmcrew_lock_holders WHERE name = :n"), {"n": self.name}).first()
             conn.commit()
             return row[0] if row else ""

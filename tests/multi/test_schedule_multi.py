@@ -164,6 +164,13 @@ def test_two_schedulers_run_every_due_time_once_also_across_a_kill_9(tmp_path, p
     for r in left_running:  # a run of a's the kill cut short: interrupted by its lease, not left running
         assert after[r.id].status == "interrupted" and "lease" in after[r.id].error, after[r.id]
 
+    shown = subprocess.run([MMCREW, "schedule", "history", "hb", "--limit", "40"], env={**env_a, "COLUMNS": "300"},
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "machine" in shown.stdout and "***" in shown.stdout  # the shared history, its password hidden
+    table_rows = [line for line in shown.stdout.splitlines() if " ok " in line or "│ ok" in line]
+    assert any("│ a " in line for line in table_rows) and any("│ b " in line for line in table_rows), shown.stdout
+
 
 def test_postgresql_stopped_under_two_schedulers_they_go_on_after_its_restart(tmp_path, pg_server, pg_url, config):
     """PostgreSQL down for ~5 s under two running schedulers: neither dies, nothing is run twice, and
