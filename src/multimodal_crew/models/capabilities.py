@@ -35,6 +35,20 @@ four, for every remote model (``{"json_schema": "json_object"}``) or per model s
 (``{"openai/qwen": {"json_schema": "json_object", "context": 8192}}``). And a server that refuses
 ``json_schema`` the way llama_cpp.server does is answered once more with ``json_object``
 (:func:`after_refusal`), so an aliased llama_cpp.server works without the override.
+
+The embedded model's GGUF behind llama_cpp.server answers exactly as in process (``bench/remote_model.py``)
+when the request and the server both match it. The request is ours: the schema with the keys in the order
+the embedded grammar has them (:meth:`Capabilities.response_format`; llama.cpp writes properties in schema
+order), greedy with no repeat penalty and the run's seed (:meth:`Capabilities.sampling`); the sampler fields
+left out (top_k 40, top_p 0.95, min_p 0.05) default to the embedded model's values. The server is the
+user's: start it as ``tests/servers.py`` ``LlamaServer`` does, ``--n_ctx`` = ``MMCREW_N_CTX``, no
+``--chat_format`` (the GGUF's own template, as in process), ``--n_batch 512 --n_ubatch 512`` (the
+defaults; batch sizes decide how the prompt's float sums are split, which can flip a near-tie greedy
+token, though 128 changed none of the bench's answers), and ``--logits_all false`` (the default ``true``
+changes no answer but computes and copies every prompt token's logits, seconds per request). The KV
+cache of the previous request is reused whatever the flags (the longest common token prefix), so what a
+server decoded before (other clients) decides where its prompt evaluation starts; the bench's requests in
+reverse order changed none of their answers.
 """
 
 from __future__ import annotations
