@@ -107,6 +107,9 @@ def grammar_json(schema: dict) -> str:
     The order is part of the grammar: llama.cpp's converter (``llama_grammar.json_schema_to_gbnf``)
     writes an object's properties in the order the schema lists them, so with sorted keys the model
     writes them alphabetically (``abstained``, ``answer``, ``citations``), whatever the Pydantic order.
+    That order is measured, not an accident: the cited answer written in its declared order (quotes
+    first) cited the gold page for 4 of the 30 SEC dev questions against 11 of 30 sorted, and abstained
+    falsely on 25 against 16 (``mmcrew eval rag``, sec_dev.jsonl, one run each, 2026-12-07).
     llama_cpp.server gets this same text as its ``response_format`` schema
     (``Capabilities.response_format``), so both build one grammar and decode alike."""
     return json.dumps(grammar_schema(schema), sort_keys=True)
