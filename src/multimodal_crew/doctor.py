@@ -129,15 +129,9 @@ def _vector_row(s) -> Row:
     server = ChromaServer.from_settings(s)
     if server is None:
         return ("vector store", None, "a Chroma folder in the index under MMCREW_HOME (MMCREW_CHROMA_URL shares it)")
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    host, port, ssl = server.parts()
+    server.parts()  # a malformed URL is a ConfigError, not "unavailable"
     try:
-        client = chromadb.HttpClient(
-            host=host, port=port, ssl=ssl, headers=server.headers(),
-            settings=ChromaSettings(anonymized_telemetry=False),
-        )  # fmt: skip
+        client = server.client()
         client.heartbeat()
         version = client.get_version()
     except Exception as e:  # noqa: BLE001 - httpx's, Chroma's and the server's own errors

@@ -56,6 +56,21 @@ class ChromaServer:
             return {"Authorization": f"Bearer {self.token}"}
         return {self.token_header: self.token}
 
+    def client(self) -> Any:
+        """A ``chromadb.HttpClient`` for this server (telemetry off). Constructing it already talks to the
+        server; its errors are the caller's to turn into :meth:`unavailable`."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        host, port, ssl = self.parts()
+        return chromadb.HttpClient(
+            host=host,
+            port=port,
+            ssl=ssl,
+            headers=self.headers(),
+            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
+        )
+
     def unavailable(self, e: BaseException) -> BackendUnavailableError:
         why = " ".join(str(e).split())[:200] or type(e).__name__
         return BackendUnavailableError(
@@ -103,16 +118,9 @@ class VectorIndex:
         from chromadb.config import Settings as ChromaSettings
 
         if self.server is not None:
-            host, port, ssl = self.server.parts()
+            self.server.parts()  # a malformed URL is a ConfigError, not "unavailable"
             try:
-                client = chromadb.HttpClient(
-                    host=host,
-                    port=port,
-                    ssl=ssl,
-                    headers=self.server.headers(),
-                    settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-                )
-                return client.get_or_create_collection(
+                return self.server.client().get_or_create_collection(
                     self.collection_name, metadata={"hnsw:space": "cosine"}, embedding_function=None
                 )
             except Exception as e:  # noqa: BLE001 - httpx's, Chroma's and the server's own errors
