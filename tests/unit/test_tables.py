@@ -71,6 +71,39 @@ def test_rows_carry_their_label_section_and_column_headers(tmp_path):
     ]  # the prose line with numbers in it is no row
 
 
+def test_a_heading_between_the_header_and_the_rows_names_them_and_the_header_still_heads_them(tmp_path):
+    # "Operating Income (Loss)" (left of the columns, right above the rows) and "ASSETS" over "Current
+    # assets:" stood between the header and the rows: the header was lost, and the rows had no columns
+    items = [
+        (400, 90, "Three Months Ended"),
+        (405, 112, "2024"),
+        (488, 112, "2023"),
+        (20, 126, "Operating Income (Loss)"),
+        (28, 140, "North America"),
+        (-440, 140, "412"),
+        (-525, 140, "(95)"),
+        (28, 152, "AWS"),
+        (-440, 152, "6,976"),
+        (-525, 152, "5,403"),
+    ]
+    assert table_rows(words_of(items, tmp_path)) == [
+        "Operating Income (Loss): North America | Three Months Ended 2024: 412 | Three Months Ended 2023: (95)",
+        "Operating Income (Loss): AWS | Three Months Ended 2024: 6,976 | Three Months Ended 2023: 5,403",
+    ]
+    balance = [
+        (395, 100, "March 31,"),
+        (480, 100, "April 1,"),
+        (405, 112, "2024"),
+        (488, 112, "2023"),
+        (20, 126, "ASSETS"),
+        (20, 138, "Current assets:"),
+        (28, 150, "Cash"),
+        (-440, 150, "1,200"),
+        (-525, 150, "1,050"),
+    ]
+    assert table_rows(words_of(balance, tmp_path)) == ["Current assets: Cash | March 31, 2024: 1,200 | April 1, 2023: 1,050"]
+
+
 def test_a_page_of_prose_a_header_alone_and_an_empty_page_have_no_rows(tmp_path):
     prose = [
         (20, 100 + 12 * k, f"On March {k + 1}, 2024 the company paid 1,000 dollars to {k} vendors.") for k in range(5)
@@ -113,6 +146,13 @@ def test_the_block_is_appended_to_a_pdf_page_and_a_row_is_found_there_like_a_sen
             "Net product sales | Three Months Ended June 30, 2022: $56,575 | Three Months Ended June 30, 2023: $59,032"
             " | Six Months Ended June 30, 2022: $113,030 | Six Months Ended June 30, 2023: $116,013",
         ),
+        (
+            "2023 Q3 AMZN.pdf", 25,
+            "Operating Income (Loss): AWS | Three Months Ended September 30, 2022: 5,403 | Three Months Ended "
+            "September 30, 2023: 6,976 | Nine Months Ended September 30, 2022: 17,636 | Nine Months Ended "
+            "September 30, 2023: 17,464",
+        ),
+        ("2023 Q3 NVDA.pdf", 5, "Current assets: Inventories | October 29, 2023: 4,779 | January 29, 2023: 5,159"),
         (
             "2023 Q3 NVDA.pdf", 3,
             "Revenue | Three Months Ended October 29, 2023: $18,120 | Three Months Ended October 30, 2022: $5,931 | "

@@ -35,8 +35,8 @@ from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_document
 from .store import ChunkRecord, DocRecord, KnowledgeStore, printable
 from .text import chunk_page
 
-CHUNKER = "v2"  # bump when chunk_page cuts differently or a loader reads pages differently (v2: PDF table
-# rows): every document is then re-chunked
+CHUNKER = "v3"  # bump when chunk_page cuts differently or a loader reads pages differently (v2: PDF table
+# rows; v3: table headers above a heading line): every document is then re-chunked
 
 __all__ = ["IngestReport", "ingest", "ingest_if_empty", "step_progress", "open_store", "scan", "document_id"]
 

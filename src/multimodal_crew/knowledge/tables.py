@@ -192,13 +192,22 @@ def table_rows(words: list[tuple]) -> list[str]:
         cols = _columns([r[2] for r in rows])
         while start > 0 and lines[start - 1].x1 < first_value_x - 4 and lines[start - 1].text().endswith(":"):
             start -= 1  # a section heading just above the first row ("Net sales:") belongs to the table
+        section, section_x, wrapped, wrapped_x = "", 0.0, "", 0.0
         above: list[_Line] = []
-        j = start - 1
-        while j >= 0 and len(above) < 5 and lines[j].x0 >= first_value_x - 120 and not _split(lines[j], limit)[1]:
-            above.append(lines[j])
+        j, skipped = start - 1, 0
+        while j >= 0 and len(above) < 5 and not _split(lines[j], limit)[1]:
+            if lines[j].x0 >= first_value_x - 120:
+                above.append(lines[j])  # over the columns: a header line
+            elif lines[j].x1 < first_value_x - 4 and len(lines[j].text()) <= 40 and skipped < 3 and not above:
+                # a short heading left of the columns, between the header and the rows ("ASSETS",
+                # "Operating Income (Loss)"): the header is above it; right above the rows it names them
+                if j == start - 1 and not lines[start].text().endswith(":") and not lines[j].text().startswith("("):
+                    section, section_x = lines[j].text().rstrip(":") + ":", lines[j].x0
+                skipped += 1
+            else:
+                break
             j -= 1
         heads = _headers(above, cols)
-        section, section_x, wrapped, wrapped_x = "", 0.0, "", 0.0
         row_index = {r[0]: r for r in rows}
         for i in range(start, k):
             if i not in row_index:
