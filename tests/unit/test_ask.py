@@ -172,3 +172,9 @@ def test_with_a_budget_the_model_reads_the_sentences_nearest_the_question_and_qu
     prompt = model.requests[0][0][1]["content"]
     assert "must replace the door sensors of elevator B within 30 days" in prompt
     assert "Section 4: Elevators." not in prompt or len(prompt) < 2000
+
+
+def test_an_answer_that_says_the_documents_do_not_say_is_an_abstention_even_with_abstained_false(retriever):
+    reply = {**GOOD, "answer": "The documents do not say"}
+    r = ask(retriever, ScriptedModel(reply))
+    assert r.abstained and r.citations == [] and r.answer == ABSTAIN_ANSWER

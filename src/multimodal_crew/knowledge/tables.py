@@ -23,7 +23,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["ROWS_HEADING", "rows_block", "table_rows"]
+__all__ = ["ROWS_HEADING", "off_period_cells", "row_cells", "rows_block", "table_rows"]
 
 ROWS_HEADING = "Table rows (label | column: value):"
 
@@ -239,3 +239,43 @@ def rows_block(words: list[tuple]) -> str:
     """The rows as a block to append to the page's text ("" for a page without a table)."""
     rows = table_rows(words)
     return f"\n\n{ROWS_HEADING}\n" + "\n".join(rows) + "\n" if rows else ""
+
+
+_MONTHS = "january february march april may june july august september october november december".split()
+_DATE = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?\s+(\d{1,2}),?\s+(\d{4})\b", re.IGNORECASE
+)
+_LENGTH = re.compile(r"\b(three|six|nine|twelve)\s+months\b|\b(quarter)\b", re.IGNORECASE)
+
+
+def _period(text: str) -> tuple[set[tuple[int, int, int]], set[str]]:
+    """The dates (year, month, day) and period lengths ("three", "six", ...; a quarter is "three") a
+    text names."""
+    dates = {(int(y), [m[:3] for m in _MONTHS].index(mo[:3].lower()) + 1, int(d)) for mo, d, y in _DATE.findall(text)}
+    lengths = {(a or "three").lower() for a, b in _LENGTH.findall(text)}
+    return dates, lengths
+
+
+def row_cells(quote: str) -> list[tuple[str, str]] | None:
+    """A quoted table row's ``(column header, value)`` cells (``label | header: value | ...``), or None
+    when the quote is no row with headed cells."""
+    parts = [p.strip() for p in quote.split(" | ")]
+    cells = [tuple(p.rsplit(": ", 1)) for p in parts[1:] if ": " in p]
+    return cells or None  # type: ignore[return-value]
+
+
+def off_period_cells(quote: str, question: str) -> list[tuple[str, str]]:
+    """The cells of a quoted row whose column is for another period than the one the question names: a
+    header with dates, none of them the question's (``July 1, 2023`` for a question about April 1, 2023),
+    or another length (``Six Months Ended`` for "three months ended" or "quarter ended"). Empty when the
+    question names no date or the quote is no row."""
+    dates, lengths = _period(question)
+    cells = row_cells(quote)
+    if not dates or not cells:
+        return []
+    out = []
+    for head, value in cells:
+        hd, hl = _period(head)
+        if (hd and not hd & dates) or (lengths and hl and not hl & lengths):
+            out.append((head, value))
+    return out

@@ -176,8 +176,24 @@ def locate(quote: str, page_text: str) -> tuple[int, int] | None:
     text, where = _folded(page_text)
     at = text.find(q)
     if at < 0:
-        return None
+        return _locate_row(q, page_text)
     return where[at], where[at + len(q) - 1] + 1
+
+
+def _locate_row(q: str, page_text: str) -> tuple[int, int] | None:
+    """A quoted table row with only some of its cells (``label | column: value``, folded): the page's row
+    line with that label and every quoted cell, as ``(start, end)``; None if none has them all."""
+    parts = [p.strip() for p in q.split(" | ")]
+    if len(parts) < 2 or not all(parts):
+        return None
+    for m in re.finditer(r"[^\n]*\S[^\n]*", page_text):
+        line = m.group(0)
+        if " | " not in line:
+            continue
+        cells = [_folded(p)[0].strip() for p in line.split(" | ")]
+        if cells[0] == parts[0] and set(parts[1:]) <= set(cells[1:]):
+            return m.start() + len(line) - len(line.lstrip()), m.end() - (len(line) - len(line.rstrip()))
+    return None
 
 
 def quote_in(quote: str, page_text: str) -> bool:
