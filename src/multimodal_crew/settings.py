@@ -157,7 +157,7 @@ class Settings(BaseSettings):
     )
 
     answer_budget: int = Field(
-        0,
+        1000,
         ge=0,
         le=100_000,
         description="ask: characters of passage text the model reads, shared by the passages (each gives its "
