@@ -82,3 +82,10 @@ def test_a_row_quoted_with_only_its_label_and_the_cell_used_verifies_and_points_
         check_citations(
             reply("19,739", "Net Sales: AWS | Three Months Ended June 30, 2022: 19,739"), PASSAGES, read, QUESTION
         )
+
+
+def test_the_period_of_a_question_in_another_language_is_read_from_its_translation():
+    zh = "亚马逊截至2023年6月30日的三个月AWS净销售额是多少？"
+    with pytest.raises(ValidationFailed, match="another period"):
+        check_citations(reply("43,494"), PASSAGES, read, zh, QUESTION)
+    check_citations(reply("22,140"), PASSAGES, read, zh, QUESTION)

@@ -91,9 +91,10 @@ def page_reader(passages: list, store) -> Callable[[str, int], str | None]:
     return read
 
 
-def check_citations(reply, passages: list, page_text, question: str = "") -> None:
+def check_citations(reply, passages: list, page_text, question: str = "", query: str = "") -> None:
     """Raise ``ValidationFailed`` unless every citation is a retrieved page, its quote is on it, and every
-    number in the answer is one a quote (or the question) holds."""
+    number in the answer is one a quote (or the question) holds; a quoted table row holds only its cells
+    for the period the question (or its translation, ``query``) names."""
     if reply.abstained:
         return
     if not reply.citations:
@@ -119,7 +120,7 @@ def check_citations(reply, passages: list, page_text, question: str = "") -> Non
     # a quoted table row backs only the numbers in its columns for the question's period
     texts, off = [question], []
     for c in reply.citations:
-        wrong = off_period_cells(c.quote, question)
+        wrong = off_period_cells(c.quote, f"{question}\n{query}")
         off += wrong
         texts.append(" | ".join(p for p in c.quote.split(" | ") if p.rsplit(": ", 1) not in [list(w) for w in wrong]))
     stray = unsupported_numbers(reply.answer, number_values(" ".join(texts)))
@@ -153,13 +154,15 @@ def render_passages(passages: list) -> str:
     )
 
 
-def _language_note(question: str, query: str) -> str:
-    """For a question in another language than the documents: its translation, and the answer's language."""
+def _asked(question: str, query: str) -> str:
+    """The question as the model reads it. Asked in another language than the documents': the query in
+    the documents' language first (the 1.5B model matches it to the passages far better), then the
+    question as asked and the answer's language."""
     if query == question:
-        return ""
+        return f"Question: {question}"
     lang = LANGUAGE.get(script_of(question), "the question's language")
     return (
-        f"\n(The question in the documents' language: {query})\n"
+        f"Question: {query}\n(Asked in {lang}: {question})\n"
         f"Write the answer in {lang}, the language of the question; copy the quote exactly as the passage has it."
     )
 
@@ -199,7 +202,7 @@ def cited_answer(inputs: CitedAnswerInputs, deps: Deps) -> CitedAnswer:
         {"role": "system", "content": SYSTEM},
         {
             "role": "user",
-            "content": f"{render_passages(shown)}\n\nQuestion: {question}{_language_note(question, query)}",
+            "content": f"{render_passages(shown)}\n\n{_asked(question, query)}",
         },
     ]
     attempts = 0
@@ -213,7 +216,7 @@ def cited_answer(inputs: CitedAnswerInputs, deps: Deps) -> CitedAnswer:
     read = page_reader(passages, deps.retriever.store)
     try:
         reply = structured(
-            deps.model, messages, answer_model(passages), validators=[lambda r: check_citations(r, passages, read, question)],
+            deps.model, messages, answer_model(passages), validators=[lambda r: check_citations(r, passages, read, question, query)],
             max_retries=deps.settings.max_retries, on_attempt=count,
         )  # fmt: skip
     except StructuredOutputError as e:
