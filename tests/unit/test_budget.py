@@ -39,3 +39,10 @@ def test_a_budget_of_zero_keeps_whole_passages_and_a_budget_is_shared():
     cut = within_budget(ps, "door sensors", 200)
     assert all(len(p.text) < len(PAGE) and "door sensors" in p.text for p in cut)
     assert [(p.file, p.page) for p in cut] == [("a.pdf", 1), ("b.pdf", 2)]
+
+
+def test_the_best_ranked_passages_get_the_larger_shares():
+    ps = [Passage(file=f"{k}.pdf", page=1, text=PAGE) for k in range(5)]
+    cut = within_budget(ps, "net sales of services door sensors elevator", 700)
+    sizes = [len(p.text) for p in cut]
+    assert sizes[0] >= sizes[1] >= sizes[2] and sizes[0] > sizes[4]  # shares 300, 200, 100, 100, 100

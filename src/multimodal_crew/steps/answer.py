@@ -138,14 +138,21 @@ def check_citations(reply, passages: list, page_text, question: str = "", query:
         )
 
 
+RANK_WEIGHTS = (3, 2)  # the first two passages' shares of the budget against 1 for each further one
+
+
 def within_budget(passages: list[Passage], query: str, budget: int) -> list[Passage]:
     """The passages as the model reads them: whole (``budget`` 0), or each cut to its sentences and table
-    rows nearest ``query`` and their neighbours, an equal share of ``budget`` characters each. Quotes are
+    rows nearest ``query`` and their neighbours, within its share of ``budget`` characters: the best-ranked
+    passages get the larger shares (``RANK_WEIGHTS``; the gold page is most often the first). Quotes are
     still checked against the whole page."""
     if budget <= 0 or not passages:
         return passages
-    share = budget // len(passages)
-    return [p.model_copy(update={"text": " … ".join(best_units(p.text, query, share))}) for p in passages]
+    weights = [RANK_WEIGHTS[k] if k < len(RANK_WEIGHTS) else 1 for k in range(len(passages))]
+    return [
+        p.model_copy(update={"text": " … ".join(best_units(p.text, query, budget * w // sum(weights)))})
+        for p, w in zip(passages, weights, strict=True)
+    ]
 
 
 def render_passages(passages: list) -> str:
