@@ -178,3 +178,17 @@ def test_an_answer_that_says_the_documents_do_not_say_is_an_abstention_even_with
     reply = {**GOOD, "answer": "The documents do not say"}
     r = ask(retriever, ScriptedModel(reply))
     assert r.abstained and r.citations == [] and r.answer == ABSTAIN_ANSWER
+
+
+def test_the_column_advice_joins_the_prompt_only_when_a_passage_holds_table_rows(retriever, tmp_path):
+    from multimodal_crew.steps.answer import SYSTEM, TABLES
+    from tests.fakes import indexed_retriever
+
+    model = ScriptedModel(GOOD)
+    ask(retriever, model)
+    assert model.requests[0][0][0]["content"] == SYSTEM  # the contract has no table: the prompt as before
+    row = "Net Sales: AWS | Three Months Ended June 30, 2023: 22,140 | Six Months Ended June 30, 2023: 43,494"
+    tables = indexed_retriever(tmp_path / "t", {"segments.txt": f"Segment results.\n{row}\n"})
+    model = ScriptedModel({"citations": [], "answer": ABSTAIN_ANSWER, "abstained": True})
+    run_ask(tables, model, "What were AWS segment net sales for the three months ended June 30, 2023?")
+    assert model.requests[0][0][0]["content"] == SYSTEM + TABLES
