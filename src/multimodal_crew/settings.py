@@ -160,8 +160,8 @@ class Settings(BaseSettings):
         1000,
         ge=0,
         le=100_000,
-        description="ask: characters of passage text the model reads, shared by the passages (each gives its "
-        "sentences and table rows nearest the question, with their neighbours); 0: whole passages",
+        description="ask: characters of passage text the model reads, shared by the passages by rank (each gives "
+        "its sentences and table rows nearest the question, with their neighbours); 0: whole passages",
     )
     research_rounds: int = Field(2, ge=0, le=10, description="research flow: most revisions after the first draft")
     plan_max_tasks: int = Field(6, ge=1, le=20, description="plan flow: most tasks in one plan")
