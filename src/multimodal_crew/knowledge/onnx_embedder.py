@@ -1,5 +1,12 @@
 """all-MiniLM-L6-v2 on ONNX Runtime: exported once from the verified weights, checked against torch,
-then run without torch (``MMCREW_EMBEDDER_BACKEND=onnx``; ``knowledge.embedder`` picks it)."""
+then run without torch (``MMCREW_EMBEDDER_BACKEND=onnx``; ``knowledge.embedder`` picks it).
+
+``MMCREW_EMBEDDER_BACKEND=onnx-int8`` (opt-in, not the default): the checked fp32 model quantized once
+with ``onnxruntime.quantization.quantize_dynamic`` (int8 weights per output channel for MatMul and
+Attention, activations quantized per batch at run time), written beside it as ``model-int8.onnx`` and
+checked against torch on CHECK_SAMPLE at the lower MIN_COSINE_INT8 (``check-int8.json``). Its vectors
+are not torch's, so it has an index of its own (``embedder.MINILM_INT8_NAME``); whether its retrieval
+equals fp32's is what ``bench/embed_int8.py`` measures."""
 
 from __future__ import annotations
 
@@ -10,6 +17,8 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -19,15 +28,24 @@ from ..errors import ConfigError
 from ..hashing import file_sha256, pinned_sha256, remember_sha256, short_hash
 from ..locks import PidLock
 from ..settings import ensure_dir
-from .embedder import DIM, MAX_SEQ, MINILM_SHA256, MiniLMEmbedder, _offline, _verified_minilm
+from .embedder import DIM, MAX_SEQ, MINILM_INT8_NAME, MINILM_SHA256, MiniLMEmbedder, _offline, _verified_minilm
 
-__all__ = ["CHECK_SAMPLE", "MIN_COSINE", "OnnxMiniLMEmbedder", "onnx_model"]
+__all__ = [
+    "CHECK_SAMPLE", "INT8_QUANT", "MIN_COSINE", "MIN_COSINE_INT8", "OnnxInt8MiniLMEmbedder", "OnnxMiniLMEmbedder",
+    "onnx_int8_model", "onnx_model",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 # What the ONNX export is; change it when the export changes, and a new model is exported and checked.
 ONNX_EXPORT = "v1 torchscript-exporter opset17 eager-attention ort-bert-fusions"
 MIN_COSINE = 0.999
+# What the int8 model is; its leading "v<n>" is the suffix of embedder.MINILM_INT8_NAME (the index it
+# keys): change both together, so other int8 vectors start another index. Measured on CHECK_SAMPLE
+# (onnxruntime 1.32, against torch): worst cosine 0.978 (the 3-token "hi"; 0.985 and more for the
+# others); per-tensor weights reached only 0.86, and quantizing the embedding tables too 0.976.
+INT8_QUANT = "v1 quantize_dynamic QInt8 per-channel weights of MatMul+Attention, QUInt8 dynamic activations"
+MIN_COSINE_INT8 = 0.97
 EXPORT_WAIT = 600.0  # seconds to wait for another process's export before giving up
 
 # Sentences the exported model must embed like torch: mixed lengths, one past the 256-token
@@ -56,20 +74,37 @@ class OnnxMiniLMEmbedder:
     # The same name as the torch embedder on purpose: the name keys the vector space (the index
     # folder), and this model is only used once its vectors matched torch's to a cosine of at least
     # MIN_COSINE on every sentence of CHECK_SAMPLE, so an index built by either backend is searched by
-    # the other; switching MMCREW_EMBEDDER_BACKEND needs no new ingestion.
+    # the other; switching between `torch` and `onnx` needs no new ingestion.
     name = MiniLMEmbedder.name
     dim = DIM
 
     def __init__(self, threads: int, models_path: Path):
         _offline()
         weights = _verified_minilm()
-        self.model_path = onnx_model(weights, models_path, threads)
+        self.model_path = self._model(weights, models_path, threads)
         self._tokenizer, self._session = _onnx_runtime(weights, self.model_path, threads)
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _model(weights: Path, models_path: Path, threads: int) -> Path:
+        return onnx_model(weights, models_path, threads)
 
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         with self._lock:
             return _onnx_embed(self._tokenizer, self._session, texts, batch_size)
+
+
+class OnnxInt8MiniLMEmbedder(OnnxMiniLMEmbedder):
+    """The int8 model (``MMCREW_EMBEDDER_BACKEND=onnx-int8``), run like the fp32 one. Its vectors
+    are near torch's (cosine >= MIN_COSINE_INT8 on CHECK_SAMPLE), not equal, so it has its own name
+    and so its own index. Activations are quantized per batch, so a text's vector also moves a
+    little with the texts batched beside it (the check covers batched and alone)."""
+
+    name = MINILM_INT8_NAME
+
+    @staticmethod
+    def _model(weights: Path, models_path: Path, threads: int) -> Path:
+        return onnx_int8_model(weights, models_path, threads)
 
 
 def _onnx_runtime(weights: Path, model: Path, threads: int):
@@ -141,56 +176,98 @@ def onnx_folder(models_path: Path) -> Path:
     return Path(models_path) / "minilm-onnx" / key
 
 
-def _refused(folder: Path, worst: float) -> ConfigError:
+@dataclass(frozen=True)
+class _Kind:
+    """One model file of the folder: its name, its check record, its hash stamp, its threshold."""
+
+    file: str
+    check: str
+    stamp: str
+    min_cosine: float
+    what: str  # for messages
+    instead: str  # the backend a refusal suggests
+
+
+_FP32 = _Kind("model.onnx", "check.json", ".model-verified", MIN_COSINE, "the ONNX export", "torch")
+_INT8 = _Kind(
+    "model-int8.onnx", "check-int8.json", ".model-int8-verified", MIN_COSINE_INT8, "the int8 ONNX model", "onnx"
+)
+
+
+def _refused(folder: Path, worst: float, kind: _Kind = _FP32) -> ConfigError:
     return ConfigError(
-        f"the ONNX export of all-MiniLM-L6-v2 in {folder} does not match the torch model (worst cosine "
-        f"{worst:.6f} < {MIN_COSINE}); set MMCREW_EMBEDDER_BACKEND=torch"
+        f"{kind.what} of all-MiniLM-L6-v2 in {folder} does not match the torch model (worst cosine "
+        f"{worst:.6f} < {kind.min_cosine}); set MMCREW_EMBEDDER_BACKEND={kind.instead}"
     )
 
 
-def _checked(folder: Path) -> bool:
-    """True when ``model.onnx`` is the file that passed the check; False when it must be exported
-    (never exported, interrupted, or the file changed since); ``ConfigError`` when it failed the check."""
-    model = folder / "model.onnx"
+def _checked(folder: Path, kind: _Kind = _FP32, made_from: dict | None = None) -> bool:
+    """True when ``kind.file`` is the file that passed the check; False when it must be made
+    (never made, interrupted, the file changed since, or its record's ``made_from`` entries differ:
+    another source model or recipe); ``ConfigError`` when it failed the check."""
+    model = folder / kind.file
     try:
-        record = json.loads((folder / "check.json").read_text())
+        record = json.loads((folder / kind.check).read_text())
         sha, passed, worst = str(record["sha256"]), bool(record["passed"]), float(record["worst_cosine"])
     except (OSError, ValueError, KeyError, TypeError):
         return False
+    if any(record.get(k) != v for k, v in (made_from or {}).items()):
+        return False
     try:
-        if pinned_sha256(model, sha, folder / ".model-verified") != sha:
-            return False  # truncated or damaged since it was checked: export again
+        if pinned_sha256(model, sha, folder / kind.stamp) != sha:
+            return False  # truncated or damaged since it was checked: make it again
     except OSError:
         return False
     if not passed:
-        raise _refused(folder, worst)
+        raise _refused(folder, worst, kind)
     return True
 
 
-def onnx_model(weights: Path, models_path: Path, threads: int) -> Path:
-    """The checked ``model.onnx`` for ``weights``, exported (under a lock) when there is none yet."""
-    folder = onnx_folder(models_path)
-    if _checked(folder):
-        return folder / "model.onnx"
+def _made_once(folder: Path, ready: Callable[[], bool], make: Callable[[], None], instead: str) -> None:
+    """``make()`` under the folder's export lock unless ``ready()``; a process that finds the lock
+    held waits for the holder (up to EXPORT_WAIT), then uses what it made."""
+    if ready():
+        return
     try:
         ensure_dir(folder)
     except ConfigError as e:
-        raise ConfigError(f"{e} (or set MMCREW_EMBEDDER_BACKEND=torch)") from None
+        raise ConfigError(f"{e} (or set MMCREW_EMBEDDER_BACKEND={instead})") from None
     lock = PidLock(folder / "export.lock")
     deadline = time.monotonic() + EXPORT_WAIT
     while not lock.acquire():  # another process is exporting: wait for it, then use its model
         if time.monotonic() > deadline:
             raise ConfigError(
                 f"process {lock.holder} has been exporting the ONNX embedder into {folder} for "
-                f"{EXPORT_WAIT:.0f} s; wait for it, or set MMCREW_EMBEDDER_BACKEND=torch"
+                f"{EXPORT_WAIT:.0f} s; wait for it, or set MMCREW_EMBEDDER_BACKEND={instead}"
             )
         time.sleep(0.5)
     try:
-        if not _checked(folder):
-            _export_and_check(weights, folder, threads)
+        if not ready():
+            make()
     finally:
         lock.release()
+
+
+def onnx_model(weights: Path, models_path: Path, threads: int) -> Path:
+    """The checked ``model.onnx`` for ``weights``, exported (under a lock) when there is none yet."""
+    folder = onnx_folder(models_path)
+    _made_once(folder, lambda: _checked(folder), lambda: _export_and_check(weights, folder, threads), "torch")
     return folder / "model.onnx"
+
+
+def onnx_int8_model(weights: Path, models_path: Path, threads: int) -> Path:
+    """The checked ``model-int8.onnx``: quantized (under the same lock) from the checked fp32
+    ``model.onnx`` beside it, which is exported first when there is none yet."""
+    source = onnx_model(weights, models_path, threads)
+    folder = source.parent
+    made_from = {"source_sha256": json.loads((folder / _FP32.check).read_text())["sha256"], "quantization": INT8_QUANT}
+    _made_once(
+        folder,
+        lambda: _checked(folder, _INT8, made_from),
+        lambda: _quantize_and_check(weights, folder, source, made_from, threads),
+        "onnx",
+    )
+    return folder / _INT8.file
 
 
 def _export_and_check(weights: Path, folder: Path, threads: int) -> None:
@@ -223,6 +300,73 @@ def _export_and_check(weights: Path, folder: Path, threads: int) -> None:
         fused.unlink(missing_ok=True)
     if worst < MIN_COSINE:
         raise _refused(folder, worst)
+
+
+def _quantize_and_check(weights: Path, folder: Path, source: Path, made_from: dict, threads: int) -> None:
+    for stale in folder.glob(".part-*"):  # left by an export or quantization that was killed (we hold the lock)
+        stale.unlink(missing_ok=True)
+    part = folder / f".part-{os.getpid()}-{_INT8.file}"
+    try:
+        _quantize(source, part)
+        worst = _check(weights, part, threads)
+        _fsync(part)
+        sha = file_sha256(part)
+        os.replace(part, folder / _INT8.file)
+        remember_sha256(folder / _INT8.file, sha, folder / _INT8.stamp)
+        record = {
+            "sha256": sha,
+            "passed": worst >= MIN_COSINE_INT8,
+            "worst_cosine": worst,
+            "min_cosine": MIN_COSINE_INT8,
+            "sentences": len(CHECK_SAMPLE),
+            **made_from,
+            "weights_sha256": MINILM_SHA256,
+            "export": ONNX_EXPORT,
+            "torch": _version("torch"),
+            "onnxruntime": _version("onnxruntime"),
+            "checked_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        _write_atomic(folder / _INT8.check, json.dumps(record, indent=1) + "\n")
+    finally:
+        part.unlink(missing_ok=True)
+    if worst < MIN_COSINE_INT8:
+        raise _refused(folder, worst, _INT8)
+
+
+class _NoPreprocessAdvice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Please consider to run pre-processing")
+
+
+def _quantize(src: Path, dst: Path) -> None:
+    """``src`` with int8 weights (see INT8_QUANT) into ``dst``."""
+    try:
+        import onnx
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError:
+        raise ConfigError(
+            "MMCREW_EMBEDDER_BACKEND=onnx-int8 needs onnx and onnxruntime.quantization; run `make setup`, "
+            "or set MMCREW_EMBEDDER_BACKEND=onnx"
+        ) from None
+    # handed over loaded: the quantizer's shape inference then writes its scratch copy in a temporary
+    # folder, not beside the checked model
+    model = onnx.load(str(src))
+    advice = _NoPreprocessAdvice()  # quantize_dynamic logs it on the root logger at every call
+    root = logging.getLogger()
+    root.addFilter(advice)
+    try:
+        quantize_dynamic(
+            model,
+            str(dst),
+            op_types_to_quantize=["MatMul", "Attention"],  # the embedding tables stay fp32 (a lookup, no compute)
+            per_channel=True,
+            reduce_range=False,
+            weight_type=QuantType.QInt8,
+            # the fused graph's com.microsoft ops defeat onnx shape inference: their outputs are fp32
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        root.removeFilter(advice)
 
 
 def _export(weights: Path, out: Path) -> tuple[int, int]:
