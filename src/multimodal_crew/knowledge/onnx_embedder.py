@@ -282,24 +282,31 @@ def _export_and_check(weights: Path, folder: Path, threads: int) -> None:
         sha = file_sha256(fused)
         os.replace(fused, folder / "model.onnx")
         remember_sha256(folder / "model.onnx", sha, folder / ".model-verified")
-        record = {
-            "sha256": sha,
-            "passed": worst >= MIN_COSINE,
-            "worst_cosine": worst,
-            "min_cosine": MIN_COSINE,
-            "sentences": len(CHECK_SAMPLE),
-            "weights_sha256": MINILM_SHA256,
-            "export": ONNX_EXPORT,
-            "torch": _version("torch"),
-            "onnxruntime": _version("onnxruntime"),
-            "checked_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        _write_atomic(folder / "check.json", json.dumps(record, indent=1) + "\n")
+        _write_atomic(folder / "check.json", _check_record(sha, worst, MIN_COSINE))
     finally:
         raw.unlink(missing_ok=True)
         fused.unlink(missing_ok=True)
     if worst < MIN_COSINE:
         raise _refused(folder, worst)
+
+
+def _check_record(sha: str, worst: float, minimum: float, made_from: dict | None = None) -> str:
+    """The check file's text: the model's SHA-256, the worst cosine against torch and the threshold, and what
+    the model was made from and with."""
+    record = {
+        "sha256": sha,
+        "passed": worst >= minimum,
+        "worst_cosine": worst,
+        "min_cosine": minimum,
+        "sentences": len(CHECK_SAMPLE),
+        **(made_from or {}),
+        "weights_sha256": MINILM_SHA256,
+        "export": ONNX_EXPORT,
+        "torch": _version("torch"),
+        "onnxruntime": _version("onnxruntime"),
+        "checked_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    return json.dumps(record, indent=1) + "\n"
 
 
 def _quantize_and_check(weights: Path, folder: Path, source: Path, made_from: dict, threads: int) -> None:
@@ -313,20 +320,7 @@ def _quantize_and_check(weights: Path, folder: Path, source: Path, made_from: di
         sha = file_sha256(part)
         os.replace(part, folder / _INT8.file)
         remember_sha256(folder / _INT8.file, sha, folder / _INT8.stamp)
-        record = {
-            "sha256": sha,
-            "passed": worst >= MIN_COSINE_INT8,
-            "worst_cosine": worst,
-            "min_cosine": MIN_COSINE_INT8,
-            "sentences": len(CHECK_SAMPLE),
-            **made_from,
-            "weights_sha256": MINILM_SHA256,
-            "export": ONNX_EXPORT,
-            "torch": _version("torch"),
-            "onnxruntime": _version("onnxruntime"),
-            "checked_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        _write_atomic(folder / _INT8.check, json.dumps(record, indent=1) + "\n")
+        _write_atomic(folder / _INT8.check, _check_record(sha, worst, MIN_COSINE_INT8, made_from))
     finally:
         part.unlink(missing_ok=True)
     if worst < MIN_COSINE_INT8:
