@@ -89,4 +89,3 @@ def test_the_period_of_a_question_in_another_language_is_read_from_its_translati
     with pytest.raises(ValidationFailed, match="another period"):
         check_citations(reply("43,494"), PASSAGES, read, zh, QUESTION)
     check_citations(reply("22,140"), PASSAGES, read, zh, QUESTION)
-
