@@ -445,6 +445,19 @@ def _not_a_scene(rgb: np.ndarray, bg_rgb: np.ndarray, parts: list[_Part], min_ar
         return True
     if inside_big >= 2:
         return True  # writing on a big shape: a sign, a badge, a button
+    shapes = np.zeros((H, W), np.uint8)
+    for p in parts:
+        shapes[p.mask] = 1
+    shapes = cv2.dilate(shapes, np.ones((5, 5), np.uint8))
+    for p in parts:
+        if p.area < 0.05 * H * W:
+            continue
+        x, y, w, h = p.box
+        m = (p.mask[y : y + h, x : x + w] | (shapes[y : y + h, x : x + w] > 0)).astype(np.uint8)  # shapes on it fill it
+        _, hier = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+        holes = 0 if hier is None else int((hier[0][:, 3] >= 0).sum())
+        if holes >= 2:
+            return True  # letters cut out of a big shape: a sign
     return small > 25 or (small > 8 and small > 3 * len(parts))
 
 
