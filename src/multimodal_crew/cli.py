@@ -73,13 +73,13 @@ def _run(flow: str, inputs: dict[str, Any], as_json: bool, then=None) -> None:
 
 
 def _show_tables(result: RunResult, as_json: bool) -> None:
-    """The charts' values and tables' grids that `see` read, as tables (to stderr under --json)."""
-    from .vision.facts import table_rows
+    """The charts' values, diagrams' graphs and tables' grids that `see` read, as tables (to stderr under --json)."""
+    from .vision.evidence import reading_rows as table_rows
 
     console = err if as_json else out
     tables = (result.data or {}).get("tables") or []
     if not tables:
-        console.print("[dim]no chart or table was read in the image(s)[/]")
+        console.print("[dim]no chart, diagram or table was read in the image(s)[/]")
     for t in tables:
         title, header, rows = table_rows(t)
         table = Table(title=f"image {t.get('image', 1)}: {title}", title_justify="left")
@@ -113,7 +113,9 @@ def see(
     context: str = typer.Option("", "--context", help="text that comes with the image"),
     single_stage: bool = typer.Option(False, "--single-stage", help="answer directly, without a rationale"),
     show_table: bool = typer.Option(
-        False, "--show-table", help="print the values read from a chart (label or measured) or a table's grid"
+        False,
+        "--show-table",
+        help="print what was read: a chart's values (label or measured), a diagram's arrows or a table's grid",
     ),
     as_json: bool = typer.Option(False, "--json", help="print the structured result"),
 ) -> None:

@@ -54,7 +54,8 @@ class Looked(StepOutput):
     images: list[str] = Field(..., description="the image paths, in order")
     evidence: str = Field("", description="offline: what OCR and measurements found, per image")
     tables: list[dict] = Field(
-        default_factory=list, description="offline: each chart's values or table's grid found, with its image number"
+        default_factory=list,
+        description="offline: each chart's values, diagram's graph or table's grid found, with its image number",
     )
     image_urls: list[str] = Field(default_factory=list, description="VLM: the images as base64 PNG data URIs")
 
@@ -82,7 +83,9 @@ class SeeAnswer(StepOutput):
         "normal", description="low: the question is of a kind this backend cannot see (see `limits`)"
     )
     limits: str = Field("", description="why the confidence is low, when it is")
-    tables: list[dict] = Field(default_factory=list, description="the charts' values and tables' grids read")
+    tables: list[dict] = Field(
+        default_factory=list, description="the charts' values, diagrams' graphs and tables' grids read"
+    )
 
     def result_fields(self) -> dict[str, Any]:
         text = f"Answer: {self.answer}" + (f"\nRationale: {self.rationale}" if self.rationale else "")
@@ -139,7 +142,7 @@ def _messages(q: QuestionInputs, rationale: str, task: str) -> list[dict]:
     if q.looked.evidence:
         text.append(f"What the image shows (from OCR and measurements, not a photo):\n{q.looked.evidence}")
     if q.looked.tables:
-        from ..vision.facts import question_facts
+        from ..vision.evidence import question_facts
 
         found = question_facts(q.question, q.looked.tables)
         if found:

@@ -36,13 +36,13 @@ class Description:
     height: int
     lines: list[TextLine]
     colours: list[tuple[str, float]]
-    tables: list[dict] = field(default_factory=list)  # a chart's values or a table's grid (chart.py, grid.py)
+    tables: list[dict] = field(default_factory=list)  # a chart's values, a diagram's graph or a table's grid
 
     def as_text(self) -> str:
         out = [f"Image: {self.width}x{self.height} pixels."]
         if self.colours:
             out.append("Dominant colours: " + ", ".join(f"{n} {share:.0%}" for n, share in self.colours) + ".")
-        from .facts import used_text
+        from .evidence import used_text
 
         used = used_text(self.tables)
         rest = [t for t in self.lines if not used(t.text)]  # text a chart or grid below already holds
@@ -63,11 +63,11 @@ class Description:
                 )
         elif not self.lines:
             out.append("OCR found no text.")
-        from .facts import facts, table_text
+        from .evidence import reading_facts, reading_text
 
         for t in self.tables:
-            out.append(table_text(t))
-            found = facts(t)
+            out.append(reading_text(t))
+            found = reading_facts(t)
             if found:
                 out.append("Computed from this table:\n" + "\n".join(f"- {f}" for f in found))
         return "\n".join(out)
@@ -250,12 +250,13 @@ def dominant_colours(image: CheckedImage, k: int = 4) -> list[tuple[str, float]]
 
 
 def describe(image: CheckedImage) -> Description:
-    """OCR text, colours, and a chart's values or a table's grid when the image holds one."""
+    """OCR text, colours, and a chart's values, a diagram's graph or a table's grid when the image
+    holds one (tried in that order: the first reader that finds its kind wins)."""
     from .chart import read_chart
+    from .diagram import read_diagram
     from .grid import read_grid
 
     lines = ocr_lines(image)
-    chart = read_chart(image, lines)
-    grid = None if chart else read_grid(lines, image.width)
-    tables = [chart.as_dict()] if chart else [grid.as_dict()] if grid else []
+    found = read_chart(image, lines) or read_diagram(image, lines) or read_grid(lines, image.width)
+    tables = [found.as_dict()] if found else []
     return Description(image.width, image.height, lines, dominant_colours(image), tables)

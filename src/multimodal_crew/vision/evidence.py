@@ -1,0 +1,61 @@
+"""What the readers found in an image, as text for the text model: one dispatch on each
+reading's ``type`` (``chart`` and ``table``: facts.py; ``diagram``: diagram.py).
+
+Readings travel as plain dicts in the ``see`` result (``tables``); everything that shows them
+(the description, the question's facts, ``mmcrew see --show-table``) goes through here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import diagram as _diagram
+from . import facts as _facts
+
+__all__ = ["reading_text", "reading_facts", "question_facts", "reading_rows", "used_text"]
+
+_TABLES = ("chart", "table")
+
+
+def reading_text(t: dict) -> str:
+    return _diagram.diagram_text(t) if t["type"] == "diagram" else _facts.table_text(t)
+
+
+def reading_facts(t: dict) -> list[str]:
+    return _diagram.diagram_facts(t) if t["type"] == "diagram" else _facts.facts(t)
+
+
+def question_facts(question: str, tables: list[dict]) -> list[str]:
+    out = _facts.question_facts(question, [t for t in tables if t["type"] in _TABLES])
+    for t in tables:
+        if t["type"] == "diagram":
+            out += _diagram.diagram_question_facts(t, question)
+    return out
+
+
+def reading_rows(t: dict) -> tuple[str, list[str], list[list[str]]]:
+    """(title, header, rows) for printing."""
+    if t["type"] != "diagram":
+        return _facts.table_rows(t)
+    if t["kind"] == "timeline":
+        return "timeline", ["year", "event"], [list(e) for e in t["events"]]
+    if t["kind"] == "layers":
+        return "layers, top to bottom", ["position", "layer"], [[str(i), n] for i, n in enumerate(t["nodes"], 1)]
+    return "diagram", ["from", "to", "how", "label"], [[e["from"], e["to"], e["how"], e["label"]] for e in t["edges"]]
+
+
+def _key(s: str) -> str:
+    return re.sub(r"[\s:：]+", "", s).lower()
+
+
+def used_text(tables: list[dict]):
+    """A test of OCR text: is it already in one of these readings?"""
+    base = _facts.used_text([t for t in tables if t["type"] in _TABLES])
+    keys = {_key(x) for t in tables if t["type"] == "diagram" for x in _diagram.diagram_used(t)}
+    keys.discard("")
+
+    def used(text: str) -> bool:
+        k = _key(text)
+        return base(text) or (bool(k) and (k in keys or any(k in u for u in keys if len(k) >= 3)))
+
+    return used
