@@ -226,3 +226,12 @@ def test_shapes_drawn_on_a_big_shape_are_still_a_scene():
         ("square", "yellow"),
         ("triangle", "blue"),
     ]
+
+
+def test_two_overlapping_circles_of_one_colour_are_split_and_flagged():
+    s = read_shapes(
+        draw([("circle", "red", 150, 150, 60), ("circle", "red", 230, 160, 60), ("square", "blue", 380, 200, 40)])
+    )
+    assert s is not None
+    assert sorted((x.kind, x.colour) for x in s.shapes) == [("circle", "red"), ("circle", "red"), ("square", "blue")]
+    assert any("overlapping red" in n for n in s.uncertain)

@@ -202,6 +202,8 @@ def _classify_full(cnt: np.ndarray, cv2) -> tuple[str, float]:
         if 0.3 < solidity < 0.8 and len(deep) in (4, 6) and 8 <= len(approx) <= 14:
             return "star", 0.6
         return "shape", 0.0
+    if solidity < 0.97 and len(_deep_defects(cnt, cv2, 0.05)) >= 2:
+        return "shape", 0.0  # notched on two sides: overlapping shapes, not one convex shape
     fit = _fit_circle(cnt.reshape(-1, 2))
     approx = cv2.approxPolyDP(hull, 0.02 * per, True).reshape(-1, 2)
     n = len(approx)
@@ -533,34 +535,41 @@ def _read_part(i: int, p: _Part, owner: np.ndarray, cv2, notes: list[str], scale
             round((bx + bw / 2) * k), round((by + bh / 2) * k), round(area * k * k), covered,
         )  # fmt: skip
 
+    def split_up() -> list[Shape] | None:
+        split = _split_same_colour(m, cnt, cv2)
+        if not split:
+            return None
+        out = []
+        for piece in split:
+            pc, _ = cv2.findContours(piece, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+            pc = max(pc, key=cv2.contourArea)
+            xy = pc.reshape(-1, 2)
+            rest_near = cv2.dilate(((m > 0) & (piece == 0)).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+            free = ~rest_near[xy[:, 1], xy[:, 0]] & ~others_near[xy[:, 1], xy[:, 0]]
+            k2, outline, _ = _complete(pc, free, cv2)
+            out.append(make(k2, outline if outline is not None else pc, True))
+        kinds = ", ".join(s.kind for s in out)
+        notes.append(
+            f"one {colour} region at ({out[0].x},{out[0].y}) looks like {len(out)} overlapping {colour} "
+            f"shapes ({kinds}); split by its outline, so this count is an estimate"
+        )
+        return out
+
     if covered_pts.mean() < 0.04:
         kind, conf = _classify_full(cnt, cv2)
         if kind != "shape":
             return [make(kind, cnt, False)]
-        split = _split_same_colour(m, cnt, cv2)
-        if split:
-            out = []
-            for piece in split:
-                pc, _ = cv2.findContours(piece, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-                pc = max(pc, key=cv2.contourArea)
-                cut = (
-                    cv2.dilate((m > 0) & (piece == 0) & (m > 0) * 1 == 1, np.ones((5, 5), np.uint8)) if False else None
-                )
-                del cut
-                rest = ((m > 0) & (piece == 0)).astype(np.uint8)
-                rest_near = cv2.dilate(rest, np.ones((7, 7), np.uint8)) > 0
-                free = ~rest_near[pc.reshape(-1, 2)[:, 1], pc.reshape(-1, 2)[:, 0]]
-                k2, outline, _ = _complete(pc, free, cv2)
-                out.append(make(k2, outline if outline is not None else pc, True))
-            kinds = ", ".join(f"{s.kind}" for s in out)
-            notes.append(
-                f"one {colour} region at ({out[0].x},{out[0].y}) looks like {len(out)} overlapping {colour} "
-                f"shapes ({kinds}); split by its outline, so this count is an estimate"
-            )
+        out = split_up()
+        if out:
             return out
         notes.append(f"a {colour} region at ({x},{y}) size {w}x{h} has no clear shape")
         return [make("shape", cnt, False)]
     kind, outline, conf = _complete(cnt, ~covered_pts, cv2)
+    free_deep = [d for d in _deep_defects(cnt, cv2, 0.1) if not covered_pts[d[0]]]
+    if len(free_deep) >= 2 and kind not in ("star",):
+        out = split_up()  # concavities open to the background: two shapes of this colour overlap
+        if out:
+            return out
     if kind == "shape":
         k2, c2 = _classify_full(cnt, cv2)  # the visible part may still read as a shape
         if k2 != "shape" and c2 >= 0.6:
@@ -582,7 +591,7 @@ def _split_same_colour(m: np.ndarray, cnt: np.ndarray, cv2) -> list[np.ndarray] 
         if not cs:
             continue
         c = max(cs, key=cv2.contourArea)
-        deep = _deep_defects(c, cv2, 0.08)
+        deep = _deep_defects(c, cv2, 0.05)
         if len(deep) < 2 or _classify_full(c, cv2)[0] != "shape":
             out.append(piece)
             continue
