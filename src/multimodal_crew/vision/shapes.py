@@ -778,6 +778,7 @@ _RELATIVE = re.compile(
     r"\bwhere is\b|\brelative to\b|\bcompared (?:with|to)\b|\bposition of\b|\bin which direction\b|什么位置|哪个方向|相对|哪边",
     re.I,
 )
+_COUNTING = re.compile(r"\bhow many\b|\bcount\b|\bnumber of\b|几个|几只|多少", re.I)
 _WAY_WORD = {
     "above": "directly above",
     "below": "directly below",
@@ -819,6 +820,13 @@ def shape_facts(d: dict, question: str = "") -> list[str]:
         if len(ds) > 1:
             line += f"; next: {_at(shapes[ds[1][1]])}, {ds[1][0]:.0f} px"
         out.append(line)
+    if _COUNTING.search(q) and named:
+        for _, colour, kind in named[:2]:
+            ms = _match(shapes, colour, kind)
+            what = f"{colour + ' ' if colour else ''}{_PLURAL.get(kind, 'shapes') if kind else 'shapes'}"
+            where = "; ".join(f"{s['cx']},{s['cy']}" for s in ms[:12])
+            out.append(f"{what}: {len(ms)}" + (f" (centres {where})" if ms else ""))
+        targets = []
     if _RELATIVE.search(q) and len(targets) >= 2 and not corner:
         a, b = targets[0][2][0], targets[1][2][0]
         if a is not b:
