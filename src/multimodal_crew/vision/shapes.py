@@ -708,7 +708,7 @@ def _mentions(question: str) -> list[tuple[int, str | None, str | None]]:
         colour = (m.group(1) or "").lower().replace("gray", "grey") or None
         kind = next(k for k, pat in _KINDS.items() if re.fullmatch(pat, m.group(2), re.I))
         found.append((m.start(), colour, kind))
-    for m in re.finditer(rf"\b({cw})\s+(?:one|object|shape|thing)\b", question, re.I):
+    for m in re.finditer(rf"\b({cw})\s+(?:ones?|objects?|shapes?|things?|items?)\b", question, re.I):
         found.append((m.start(), m.group(1).lower().replace("gray", "grey"), None))
     zk = "|".join(_ZH_KINDS.values())
     zc = "|".join(_ZH_COLOURS)
