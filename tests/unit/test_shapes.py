@@ -241,3 +241,27 @@ def test_counting_question_gets_its_count_first():
     d = read_shapes(relations_scene()).as_dict()
     assert shape_facts(d, "How many red shapes are there?")[0].startswith("red shapes: 2 (centres ")
     assert shape_facts(d, "几个圆形？")[0].startswith("circles: 1 (centres 24")
+
+
+def test_see_gives_the_model_the_shapes_and_says_when_a_count_is_an_estimate(state_home, tmp_path):
+    from multimodal_crew.flows import run_flow
+    from multimodal_crew.steps.vision import SeeAnswer
+    from tests.fakes import ScriptedModel
+
+    path = tmp_path / "scene.png"
+    relations_scene().image.save(path)
+    model = ScriptedModel({"rationale": "The red circle is above the green square."}, {"answer": "the red circle"})
+    q = "Which object is directly above the green square?"
+    r = SeeAnswer.model_validate(run_flow("see", {"image": str(path), "question": q,
+                                                  "choices": ["the red circle", "the red star"]}, model=model).data)  # fmt: skip
+    assert r.confidence == "normal" and not r.limits and r.tables[0]["type"] == "shapes"
+    sent = model.requests[0][0][-1]["content"]
+    assert "Shapes measured in the picture" in sent and "directly above the green square (centre 240,250)" in sent
+    path = tmp_path / "overlap.png"
+    draw(
+        [("circle", "red", 150, 150, 60), ("circle", "red", 230, 160, 60), ("square", "blue", 380, 200, 40)]
+    ).image.save(path)
+    model = ScriptedModel({"rationale": "Two red circles overlap."}, {"answer": "2"})
+    r = SeeAnswer.model_validate(run_flow("see", {"image": str(path), "question": "How many circles are there?",
+                                                  "choices": ["1", "2", "3"]}, model=model).data)  # fmt: skip
+    assert r.confidence == "low" and "estimate" in r.limits and "overlapping red" in r.limits

@@ -1,5 +1,6 @@
 """What the readers found in an image, as text for the text model: one dispatch on each
-reading's ``type`` (``chart`` and ``table``: facts.py; ``diagram``: diagram.py).
+reading's ``type`` (``chart`` and ``table``: facts.py; ``diagram``: diagram.py; ``shapes``:
+shapes.py).
 
 Readings travel as plain dicts in the ``see`` result (``tables``); everything that shows them
 (the description, the question's facts, ``mmcrew see --show-table``) goes through here.
@@ -11,6 +12,7 @@ import re
 
 from . import diagram as _diagram
 from . import facts as _facts
+from . import shapes as _shapes
 
 __all__ = ["reading_text", "reading_facts", "question_facts", "reading_rows", "used_text"]
 
@@ -18,10 +20,15 @@ _TABLES = ("chart", "table")
 
 
 def reading_text(t: dict) -> str:
+    if t["type"] == "shapes":
+        return (f"Shapes measured in the picture ({len(t['shapes'])} of flat colour; centre x,y in pixels of a "
+                f"{t['width']}x{t['height']} image, y grows downwards):")  # fmt: skip
     return _diagram.diagram_text(t) if t["type"] == "diagram" else _facts.table_text(t)
 
 
 def reading_facts(t: dict) -> list[str]:
+    if t["type"] == "shapes":
+        return _shapes.shape_facts(t, "")
     return _diagram.diagram_facts(t) if t["type"] == "diagram" else _facts.facts(t)
 
 
@@ -30,11 +37,17 @@ def question_facts(question: str, tables: list[dict]) -> list[str]:
     for t in tables:
         if t["type"] == "diagram":
             out += _diagram.diagram_question_facts(t, question)
+        elif t["type"] == "shapes":  # what the question asks about; the counts are in the description
+            general = set(_shapes.shape_facts(t, ""))
+            out += [f for f in _shapes.shape_facts(t, question) if f not in general]
     return out
 
 
 def reading_rows(t: dict) -> tuple[str, list[str], list[list[str]]]:
     """(title, header, rows) for printing."""
+    if t["type"] == "shapes":
+        rows = [[x["kind"], x["colour"], f"{x['cx']},{x['cy']}", f"{x['w']}x{x['h']}"] for x in t["shapes"]]
+        return "shapes", ["kind", "colour", "centre", "box"], rows
     if t["type"] != "diagram":
         return _facts.table_rows(t)
     if t["kind"] == "timeline":
