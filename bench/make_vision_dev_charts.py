@@ -239,7 +239,7 @@ def make_bars_zh() -> None:
     add("bar_zh_03", "哪门课的平均分最低？", "物理", cats, c, t, 23)
     add("bar_zh_03", "数学的平均分大约是多少？", "73", ["53", "63", "73", "83"], c, t, 23)
     cats = ["甲", "乙", "丙", "丁"]
-    s = {"产品A": [20.0, 35.0, 25.0, 15.0], "产品B": [25.0, 10.0, 30.0, 40.0]}
+    s = {"产品A": [20.0, 35.0, 25.0, 15.0], "产品B": [25.0, 10.0, 30.0, 37.0]}
     t = bars("bar_zh_04", 24, cats, s, stacked=True, legend="upper right", palette=3, zh=True, ylim=(0, 70))
     add("bar_zh_04", "哪个门店的总销量最高？", "丙", cats, c, t, 24)
 
@@ -499,6 +499,18 @@ def make_tables_zh() -> None:
     add("table_zh_04", "哪位同学缺少数学成绩？", "李娜", ["张伟", "李娜", "王芳", "陈静"], c, t, 64)
 
 
+def make_tables_units() -> None:
+    """Cells that carry their unit: 元, 万 (ten thousand), %."""
+    c = "table_zh"
+    h = ["商品", "价格", "月销量", "好评率"]
+    rows = [["保温杯", "89元", "1.2万", "96%"], ["雨伞", "45元", "8600", "92%"], ["台灯", "129元", "2.5万", "98%"],
+            ["背包", "199元", "9500", "89%"], ["水壶", "35元", "3.1万", "94%"]]  # fmt: skip
+    t = table("table_zh_05", 65, h, rows, borders="all", zebra=True, zh=True, title="店铺商品数据")
+    add("table_zh_05", "哪个商品的月销量最高？", "水壶", ["保温杯", "台灯", "水壶", "背包"], c, t, 65)
+    add("table_zh_05", "价格超过100元的商品有几个？", "2", ["1", "2", "3", "4"], c, t, 65)
+    add("table_zh_05", "好评率最低的是哪个商品？", "背包", ["雨伞", "背包", "水壶", "保温杯"], c, t, 65)
+
+
 def main() -> None:
     (OUT / "images").mkdir(parents=True, exist_ok=True)
     if not Path(ZH_FONT).exists():
@@ -510,6 +522,7 @@ def main() -> None:
     make_lines_zh()
     make_tables()
     make_tables_zh()
+    make_tables_units()
     with open(OUT / "items.jsonl", "w", encoding="utf-8") as f:
         for it in items:
             f.write(json.dumps(it, ensure_ascii=False) + "\n")
