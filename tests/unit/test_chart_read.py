@@ -198,3 +198,113 @@ def test_cli_show_table_prints_the_values_read(state_home):
     assert proc.returncode == 0, proc.stderr
     assert "vertical line chart" in proc.stdout and "category" in proc.stdout and "label" in proc.stdout
     assert "Answer: Feb-Mar" in proc.stdout
+
+
+# -- issue 18: the charts-and-tables dev set (bench/make_vision_dev_charts.py, images committed) -------
+DEV = __import__("pathlib").Path(__file__).resolve().parents[2] / "bench/data/vision_dev_charts/images"
+
+
+@pytest.fixture(scope="module")
+def dev():
+    """A few dev-set images, each read once with real OCR: name -> (chart or None, grid or None)."""
+    out = {}
+    for name in ["bar_en_07", "bar_en_09", "line_zh_03", "table_en_02", "table_zh_03"]:
+        img = load_image(str(DEV / f"{name}.png"))
+        lines = ocr_lines(img)
+        chart = read_chart(img, lines)
+        out[name] = (chart, None if chart else read_grid(lines, img.width))
+    return out
+
+
+def test_bars_hanging_from_a_zero_line_are_negative(dev):
+    chart = dev["bar_en_07"][0]
+    assert chart.kind == "bar" and not chart.stacked
+    got = {v.category: v.measured for v in chart.values}
+    want = {"Alba": 12, "Brio": -8, "Cora": 5, "Dune": -15, "Elm": 20}
+    assert all(abs(got[c] - w) <= 0.4 for c, w in want.items()), got
+    q = question_facts("How many companies had a negative profit change?", [chart.as_dict()])
+    assert "2 below 0 (Brio, Dune)" in " ".join(q)
+
+
+def test_legend_entries_may_be_numbers(dev):
+    chart = dev["bar_en_09"][0]
+    assert set(chart.series) == {"2019", "2024"} and chart.series["2024"].startswith("red bars")
+    assert all(v.how == "measured" for v in chart.values)  # the legend's "2019" is no value label
+    q = question_facts("Which city had fewer tourists in 2024 than in 2019?", [chart.as_dict()])
+    assert "2024 is larger than 2019 in: Paris, Madrid; smaller in: Berlin" in q
+
+
+def test_a_dotted_line_ending_in_a_gap_still_has_its_last_point(dev):
+    chart = dev["line_zh_03"][0]
+    assert abs(chart.cell("周五", "乙店").measured - 48) <= 1
+    q = question_facts("周五哪家店的客流量更高？", [chart.as_dict()])
+    assert q[0].startswith("in 周五, the series with the largest value is 乙店")
+
+
+def test_right_aligned_numbers_under_left_aligned_headers_and_a_title(dev):
+    grid = dev["table_en_02"][1]
+    assert grid.header == ["Product", "Units", "Price ($)", "Revenue ($k)"] and grid.title.startswith("Kitchen")
+    assert len(grid.rows) == 6 and grid.rows[3] == ["Mixer", "310", "129", "40.0"]
+    q = question_facts("How many products sold more than 800 units?", [grid.as_dict()])
+    assert "column Units: 3 row(s) above 800 (Kettle, Toaster, Juicer)" in q[-1]
+    q = question_facts("What is the price of the Blender?", [grid.as_dict()])
+    assert "row Blender, column Price ($): 72" in q
+
+
+def test_merged_chinese_headers_over_right_aligned_numbers(dev):
+    grid = dev["table_zh_03"][1]
+    assert grid.header[1:] == ["预算 (万元) 上半年", "预算 (万元) 下半年", "人数 上半年", "人数 下半年"]
+    q = question_facts("销售部下半年的预算是多少万元？", [grid.as_dict()])
+    assert q == ["row 销售部, column 预算 (万元) 下半年: 520"]
+    q = question_facts("哪个部门下半年的预算比上半年少？", [grid.as_dict()])
+    assert "is smaller in: 市场部;" in q[0]
+
+
+def _chart(kind, cats, series, stacked=False):
+    values = [{"category": c, "series": s, "value": v, "how": "measured", "uncertainty": 0.3, "measured": v,
+               "label": ""} for s, vals in series.items() for c, v in zip(cats, vals, strict=True)]  # fmt: skip
+    return {"type": "chart", "kind": kind, "orientation": "vertical", "stacked": stacked, "categories": cats,
+            "series": {s: "" for s in series}, "values": values, "notes": [], "ticks": []}  # fmt: skip
+
+
+def test_question_facts_answer_the_question_first():
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun"]
+    line = _chart("line", months, {"": [14, 18, 25, 31, 27, 22]})
+    q = question_facts("Between which two consecutive months did orders increase the most?", [line])
+    assert q[0].startswith("the largest increase between neighbouring categories is Feb to Mar (+7)")
+    q = question_facts("How do orders change from February to June?", [line])
+    assert q[0] == "from Feb to Jun it rises, then falls (Feb 18 → Apr 31 → Jun 22)", q
+    q = question_facts("About how many orders were there in May?", [line])
+    assert q[0] == "value of May: ≈27"
+    q = question_facts("Which month had the fewest orders?", [line])
+    assert q[0].startswith("the category with the smallest value is Jan (14); then Feb 18")
+    bars = _chart("bar", ["Q1", "Q2"], {"A": [30, 25], "B": [15, 30]}, stacked=True)
+    q = question_facts("Which quarter has the largest total?", [bars])
+    assert "by stack total, the category with the largest value is Q2 (55); then Q1 45" in q
+
+
+def test_table_questions_name_columns_without_their_units():
+    t = {"type": "table", "title": "", "header": ["城市", "销售额 (万元）", "门店数", "利润率"],
+         "rows": [["北京", "1,250", "42", "8%"], ["上海", "1,480", "51", ""], ["广州", "960", "28", "9%"]]}  # fmt: skip
+    assert question_facts("哪个城市的销售额最高？", [t])[0].startswith(
+        "column 销售额 (万元）: the row with the largest value is 上海"
+    )
+    assert "column 门店数: 2 row(s) above 30 (北京, 上海), 1 below (广州)" in question_facts(
+        "门店数超过30家的城市有几个？", [t]
+    )
+    assert question_facts("哪个城市的利润率为空？", [t])[0] == "the row(s) with an empty cell in column 利润率: 上海"
+
+
+def test_chinese_numbers_with_their_units():
+    assert [parse_number(s) for s in ["1.2万", "89元", "￥45", "96％", "%96", "2023年", "万", "40k", "$1.2M"]] == [
+        12000, 89, 45, 96, 96, None, None, 40000, 1200000]  # fmt: skip
+    t = {"type": "table", "title": "", "header": ["商品", "价格", "月销量"],
+         "rows": [["雨伞", "45元", "8600"], ["台灯", "129元", "2.5万"], ["水壶", "35元", "3.1万"]]}  # fmt: skip
+    assert question_facts("哪个商品的月销量最高？", [t])[0].startswith(
+        "column 月销量: the row with the largest value is 水壶"
+    )
+    assert "column 价格: 1 row(s) above 100 (台灯)" in question_facts("价格超过100元的商品有几个？", [t])[0]
+
+
+def test_a_dull_dark_red_is_brown():
+    assert [colour_name(c) for c in [(140, 86, 75), (139, 0, 0), (214, 39, 40)]] == ["brown", "red", "red"]

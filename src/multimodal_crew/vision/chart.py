@@ -169,6 +169,9 @@ class _Reader:
         self.h, self.w = rgb.shape[:2]
         self.dark = self.rgb.max(axis=2) < 100  # black or near it (axis lines, ticks); not a saturated colour
         self.boxes = [_Box(t.text, t.x, t.y, t.w, t.h, parse_number(t.text)) for t in lines]
+        self.legend_boxes: list[_Box] = []  # the texts the legend named series with
+        self.zero_v: float | None = None  # a zero line inside the plot (bars above and below it)
+        self.zero_h: float | None = None
         # the background: the commonest colour of the image's border (bars may cover most of the inside)
         flat = np.concatenate([self.rgb[:3].reshape(-1, 3), self.rgb[-3:].reshape(-1, 3),
                                self.rgb[:, :3].reshape(-1, 3), self.rgb[:, -3:].reshape(-1, 3)]) // 8  # fmt: skip
@@ -290,14 +293,21 @@ class _Reader:
         if not found:
             return "", []
 
-        # vertical bars: bottoms at the baseline (the axis) or on another bar's top
+        # a zero line inside the plot: positive bars end on it, negative ones start from it
+        self.zero_v = _zero_line([(b.y1, b.y0) for b in found], top, bottom)
+        self.zero_h = _zero_line([(b.x0, b.x1) for b in found], left, right, flip=True)
+        zv, zh = self.zero_v, self.zero_h
+
+        # vertical bars: bottoms at the baseline (the axis or a zero line) or on another bar's top
         def on_base_v(b: _Mark) -> bool:
-            return b.y1 >= bottom - 2 or any(o is not b and abs(o.y0 - b.y1) <= 2 and o.x0 - 2 <= b.x0 and b.x1 <= o.x1 + 2
-                                                for o in found)  # fmt: skip
+            return (b.y1 >= bottom - 2 or (zv is not None and (abs(b.y1 - zv) <= 3 or abs(b.y0 - zv) <= 3))
+                    or any(o is not b and abs(o.y0 - b.y1) <= 2 and o.x0 - 2 <= b.x0 and b.x1 <= o.x1 + 2
+                           for o in found))  # fmt: skip
 
         def on_base_h(b: _Mark) -> bool:
-            return b.x0 <= left + 3 or any(o is not b and abs(o.x1 - b.x0) <= 2 and o.y0 - 2 <= b.y0 and b.y1 <= o.y1 + 2
-                                               for o in found)  # fmt: skip
+            return (b.x0 <= left + 3 or (zh is not None and (abs(b.x0 - zh) <= 3 or abs(b.x1 - zh) <= 3))
+                    or any(o is not b and abs(o.x1 - b.x0) <= 2 and o.y0 - 2 <= b.y0 and b.y1 <= o.y1 + 2
+                           for o in found))  # fmt: skip
 
         vert = [b for b in found if on_base_v(b) and b.y1 - b.y0 >= 3]
         horiz = [b for b in found if on_base_h(b) and b.x1 - b.x0 >= 3]
@@ -346,8 +356,9 @@ class _Reader:
             for t in self.boxes:  # text's anti-aliased edges have every grey: never a sample
                 m[max(0, int(t.y)) : int(t.y + t.h) + 1, max(0, int(t.x)) : int(t.x + t.w) + 1] = False
         skipped = {id(t) for t in skip}
+        found: list[tuple[_Box, tuple, int, tuple]] = []
         for t in sorted(self.boxes, key=lambda t: (t.y, t.x)):
-            if t.num is not None or id(t) in skipped:  # value labels and axis labels name no series
+            if id(t) in skipped:  # axis labels name no series
                 continue
             half = max(3, int(t.h * 0.3))
             y0, y1 = int(t.cy) - half, int(t.cy) + half + 1
@@ -363,10 +374,18 @@ class _Reader:
             counts.sort(reverse=True)
             if not counts or counts[0][0] < 3 or (len(counts) > 1 and counts[1][0] > 0.5 * counts[0][0]):
                 continue
-            c = counts[0][1]
+            found.append((t, counts[0][1], counts[0][0], (x0, y0, x1 - x0, y1 - y0)))
+        for t, c, n, handle in found:
+            # a number is a value label, unless it is an entry of a legend: a clear sample to its
+            # left, and another entry in line with it (one above the other, or side by side)
+            if t.num is not None and not (n >= 12 and any(
+                    u is not t and (abs(u.x - t.x) <= 3 and abs(u.cy - t.cy) <= 2.5 * t.h or abs(u.cy - t.cy) <= 3)
+                    for u, _, m, _ in found if m >= 12)):  # fmt: skip
+                continue
             if c not in names:
                 names[c] = t.text
-                handles.append((x0, y0, x1 - x0, y1 - y0))
+                handles.append(handle)
+                self.legend_boxes.append(t)
         return names, handles
 
     def style(self, m: np.ndarray) -> str:
@@ -375,6 +394,25 @@ class _Reader:
             return "solid"
         cover = len(xs) / (xs[-1] - xs[0] + 1)
         return "solid" if cover >= 0.93 else "dashed" if cover >= 0.55 else "dotted"
+
+
+def _zero_line(spans: list[tuple[int, int]], lo: int, hi: int, flip: bool = False) -> float | None:
+    """A baseline inside the plot that bars stand on from both sides: (end, start) pixel pairs,
+    the end of a positive bar and the start of a negative one meeting at the zero line. For
+    horizontal bars (``flip``) the pairs are (start, end) and positive bars start at the line."""
+    if len(spans) < 3:
+        return None
+    best, where = 0, None
+    for e in sorted({p for sp in spans for p in sp}):
+        if not (lo + 5 < e < hi - 5):
+            continue
+        pos = sum(abs(a - e) <= 3 for a, _ in spans)
+        neg = sum(abs(b - e) <= 3 for _, b in spans)
+        if pos and neg and pos + neg > best:
+            best, where = pos + neg, float(e)
+    if where is None or best < 0.6 * len(spans):
+        return None
+    return where
 
 
 def _labels_for(points: list[tuple[float, float, ChartValue]], boxes: list[_Box], reach: float) -> None:
@@ -422,6 +460,10 @@ def read_chart(image, lines) -> Chart | None:
     unit = abs(a) * 1.5  # a measurement is good to about 1.5 pixels
     used = {id(t) for t in tick_boxes} | {id(c) for c in cats}
     inside = [t for t in r.boxes if id(t) not in used and left - 5 <= t.cx <= right + 5 and top - 15 <= t.cy <= bottom]
+
+    def unnamed(boxes: list[_Box]) -> list[_Box]:  # a legend's entries are no value labels
+        return [t for t in boxes if all(t is not u for u in r.legend_boxes)]
+
     values: list[ChartValue] = []
     series_look: dict[str, str] = {}
     points: list[tuple[float, float, ChartValue]] = []
@@ -444,14 +486,25 @@ def read_chart(image, lines) -> Chart | None:
             k = int(np.argmin([abs(mid - c) for c in centres]))
             if abs(mid - centres[k]) > 0.75 * (np.median(np.diff(sorted(centres))) if len(centres) > 1 else 1e9):
                 continue
+            zv, zh = r.zero_v, r.zero_h
             if orientation == "vertical":
                 hi_v, lo_v = value_at(m.y0), value_at(m.y1)
-                measured = hi_v - lo_v if m.y1 < bottom - 2 else hi_v  # a stacked segment: its own height
                 px, py = mid, m.y0
+                if zv is not None and abs(m.y0 - zv) <= 3:  # a negative bar, hanging from the zero line
+                    measured, py = lo_v, m.y1 + 8
+                elif zv is not None and abs(m.y1 - zv) <= 3:
+                    measured = hi_v
+                else:
+                    measured = hi_v - lo_v if m.y1 < bottom - 2 else hi_v  # a stacked segment: its own height
             else:
                 hi_v, lo_v = value_at(m.x1), value_at(m.x0)
-                measured = hi_v - lo_v if m.x0 > left + 3 else hi_v
                 px, py = m.x1, mid
+                if zh is not None and abs(m.x1 - zh) <= 3:  # a negative bar, left of the zero line
+                    measured, px = lo_v, m.x0 - 24
+                elif zh is not None and abs(m.x0 - zh) <= 3:
+                    measured = hi_v
+                else:
+                    measured = hi_v - lo_v if m.x0 > left + 3 else hi_v
             nm = names.get(m.colour, "" if len(colours) == 1 else colour_name(m.colour))
             v = ChartValue(cats[k].text, nm, round(measured, 6), "measured", unit, round(measured, 6))
             values.append(v)
@@ -460,7 +513,7 @@ def read_chart(image, lines) -> Chart | None:
             else:
                 points.append((px + 12, py, v))  # a label stands right of a horizontal bar's end
         reach = max(8.0, 0.45 * (np.median([m.x1 - m.x0 for m in bars]) if orientation == "vertical" else 20))
-        _labels_for(points, inside, reach)
+        _labels_for(points, unnamed(inside), reach)
     else:
         stacked = False
         traces = r.line_traces(frame)
@@ -488,7 +541,7 @@ def read_chart(image, lines) -> Chart | None:
                 v = ChartValue(cat.text, nm, round(val, 6), "measured", unit, round(val, 6))
                 values.append(v)
                 points.append((x, y - 10, v))
-        _labels_for(points, inside, 22.0)
+        _labels_for(points, unnamed(inside), 22.0)
     notes = []
     span = abs(
         value_at(top if orientation == "vertical" else right) - value_at(bottom if orientation == "vertical" else left)

@@ -46,7 +46,12 @@ def _key(s: str) -> str:
 
 
 def _in(name: str, question: str) -> bool:
+    """Does the question name it? A short Latin name must start a word ("Wed" in "Wednesday",
+    not "A" in "largest"), a one-letter one must be a word of its own."""
     k = _key(name)
+    if k.isascii() and len(k) <= 3 and k.isalnum():
+        end = r"(?![a-z0-9])" if len(k) == 1 else ""
+        return bool(re.search(rf"(?<![a-z0-9]){re.escape(k)}{end}", question.lower()))
     return bool(k) and k in _key(question)
 
 
@@ -160,11 +165,7 @@ def _chart_facts(t: dict) -> list[str]:
             first, last = pairs[0][1], pairs[-1][1]
             span = max(v for _, v in pairs) - min(v for _, v in pairs) or 1
             down_text = f", largest decrease {down[0]}→{down[1]} ({_r(t, down[2])})" if down[2] < 0 else ", no decrease"
-            trend = (
-                ("rises" if last > first else "falls")
-                if abs(last - first) > 0.1 * span
-                else "ends about where it starts"
-            )
+            trend = _shape(pairs, span)
             out.append(f"{s or 'the line'}: changes {change}; largest increase {up[0]}→{up[1]} "
                        f"({'+' if up[2] >= 0 else ''}{_r(t, up[2])}){down_text}; overall it {trend} ({_r(t, first)} to "
                        f"{_r(t, last)})")  # fmt: skip
@@ -222,6 +223,58 @@ def _grid_facts(t: dict) -> list[str]:
     return out
 
 
+def _runs(pairs: list[tuple[str, float]], span: float) -> list[tuple[str, int, int]]:
+    """The rises and falls of a sequence as runs (direction, first index, last index); a change
+    smaller than 3% of the span is flat and joins its neighbours."""
+    runs: list[tuple[str, int, int]] = []
+    for k in range(1, len(pairs)):
+        d = pairs[k][1] - pairs[k - 1][1]
+        way = "flat" if abs(d) <= 0.03 * span else "rises" if d > 0 else "falls"
+        if runs and (runs[-1][0] == way or way == "flat"):
+            runs[-1] = (runs[-1][0], runs[-1][1], k)
+        elif runs and runs[-1][0] == "flat":
+            runs[-1] = (way, runs[-1][1], k)
+        else:
+            runs.append((way, k - 1, k))
+    return runs
+
+
+def _shape(pairs: list[tuple[str, float]], span: float) -> str:
+    """ "rises", "falls, then rises", "rises, then falls, then rises", or "stays about the same"."""
+    runs = [r for r in _runs(pairs, span or 1) if r[0] != "flat"]
+    if not runs:
+        return "stays about the same"
+    words = [runs[0][0]] + [r[0] for r in runs[1:]]
+    text = ", then ".join(words)
+    return text + (" steadily" if len(runs) == 1 and len(pairs) > 2 else "")
+
+
+_MOST = re.compile(r"highest|most|largest|greatest|biggest|maximum|\bmax\b|\bpeak|warmest|hottest|longest|tallest|"
+                   r"最高|最多|最大|最长|最贵|最热", re.I)  # fmt: skip
+_LEAST = re.compile(r"lowest|least|fewest|smallest|minimum|\bmin\b|coldest|cheapest|shortest|"
+                    r"最低|最少|最小|最短|最便宜|最冷", re.I)  # fmt: skip
+_TOTAL = re.compile(r"total|sum|overall|combined|altogether|总|合计|一共", re.I)
+_NEGATIVE = re.compile(r"negative|below zero|less than zero|under zero|负|亏损|下降", re.I)
+
+
+_MORE = re.compile(r"\b(?:higher|more|larger|greater|bigger)\b|更高|更多|更大", re.I)
+_LESS = re.compile(r"\b(?:lower|less|fewer|smaller)\b|更低|更少|更小", re.I)
+_THAN = re.compile(r"\bthan\b|比", re.I)
+_RISE = re.compile(r"increase|rise|grow|growth|gain|jump|增长|增加|上升|上涨|增幅", re.I)
+_DROP = re.compile(r"decrease|drop|fall|decline|loss|下降|减少|下跌|降幅", re.I)
+
+
+def _superlative(q: str) -> str:
+    """ "largest", "smallest", or "" from the question's words; "which is higher (on Friday)"
+    asks the same, a comparison with "than" does not."""
+    most, least = _MOST.search(q), _LEAST.search(q)
+    if not most and not least and not _THAN.search(q):
+        most, least = _MORE.search(q), _LESS.search(q)
+    if most and least:
+        return "largest" if most.start() < least.start() else "smallest"
+    return "largest" if most else "smallest" if least else ""
+
+
 # -- from the question -----------------------------------------------------------------------------
 _COLOUR_WORDS = {
     "red": "red", "orange": "orange", "yellow": "yellow", "green": "green", "blue": "blue", "purple": "purple",
@@ -241,7 +294,7 @@ _STYLE_WORDS = {
 
 def _question_numbers(q: str) -> list[float]:
     out = []
-    for m in re.finditer(r"(?<![\w.])[-−]?\$?\d[\d,]*(?:\.\d+)?%?", q):
+    for m in re.finditer(r"(?<![A-Za-z0-9_.])[-−]?\$?\d[\d,]*(?:\.\d+)?%?", q):
         n = parse_number(m.group())
         if n is not None and not (1900 <= n <= 2100 and float(n).is_integer()):  # years are names, not thresholds
             out.append(n)
@@ -280,6 +333,60 @@ def _chart_question(t: dict, q: str) -> list[str]:
     series = list(dict.fromkeys(v["series"] for v in t["values"]))
     named_s = _by_mention([s for s in series if s and _in(s, q)], q)
     pick = named_s or series
+    by_series = _series_values(t)
+    sup = _superlative(q)
+    direct: list[str] = []  # facts that answer the question as asked: they go first
+    change = "increase" if _RISE.search(q) else "decrease" if _DROP.search(q) else ""
+    if sup and change and len(t["categories"]) >= 3:  # "between which two months did it increase most"
+        for s in pick:
+            pairs = by_series[s]
+            steps = [(f"{a[0]} to {b[0]}", b[1] - a[1]) for a, b in zip(pairs, pairs[1:], strict=False)]
+            steps.sort(key=lambda x: -x[1] if change == "increase" else x[1])
+            shown = ", ".join(f"{w} {'+' if d >= 0 else ''}{_r(t, d)}" for w, d in steps)
+            direct.append(f"{s + ': ' if s else ''}the largest {change} between neighbouring categories is "
+                          f"{steps[0][0]} ({'+' if steps[0][1] >= 0 else ''}{_r(t, steps[0][1])}); all changes, "
+                          f"ordered: {shown}")  # fmt: skip
+        sup = ""
+    if sup and len(named) == 1 and len(series) > 1:  # "which class scored highest in Art"
+        cell = [(s, v) for s in series for c, v in by_series[s] if c == named[0]]
+        direct += _ranked(cell, f"in {named[0]}, the series", sup, lambda v: _r(t, v))
+    elif sup and not named:
+        total = len(series) > 1 and not named_s and t["kind"] == "bar" and _TOTAL.search(q)
+        for s in [] if total else pick:
+            direct += _ranked(by_series[s], f"{s + ': ' if s else ''}the category", sup, lambda v: _r(t, v))
+        if len(series) > 1 and not named_s and t["kind"] == "bar":
+            totals: dict[str, float] = {}
+            for v in t["values"]:
+                totals[v["category"]] = totals.get(v["category"], 0.0) + v["value"]
+            what = "stack total" if t["stacked"] else "total over the series"
+            direct += _ranked(list(totals.items()), f"by {what}, the category", sup, lambda v: _r(t, v))
+    if len(named) == 1 and not (_THAN.search(q) and len(named_s) >= 2):  # "about how much snow fell on Thursday"
+        for s in pick:
+            v = next((v for v in t["values"] if v["category"] == named[0] and v["series"] == s), None)
+            if v is not None:
+                direct.append(f"value of {s + ' at ' if s else ''}{named[0]}: {_value_cell(t, v)}")
+    if len(named) >= 2 and t["kind"] == "line":  # a trend over a range: "from February to June"
+        order = {c: k for k, c in enumerate(t["categories"])}
+        i, j = sorted((order[named[0]], order[named[-1]]))
+        for s in pick:
+            part = [(c, v) for c, v in by_series[s] if i <= order.get(c, -1) <= j]
+            if len(part) >= 2:
+                span = max(v for _, v in by_series[s]) - min(v for _, v in by_series[s])
+                turns = [part[0]] + [part[r[2]] for r in _runs(part, span or 1) if r[0] != "flat"]
+                path = " → ".join(f"{c} {_r(t, v)}" for c, v in dict(turns).items())
+                direct.append(f"{s + ': ' if s else ''}from {part[0][0]} to {part[-1][0]} it "
+                              f"{_shape(part, span)} ({path})")  # fmt: skip
+    out = direct + out
+    nums = _question_numbers(q)
+    counting = re.search(r"how many|number of|count|几|多少个", q, re.I)
+    if counting and (_NEGATIVE.search(q) or nums):
+        for s in pick:
+            pairs = by_series[s]
+            for n in nums or [0.0]:
+                over = [c for c, v in pairs if v > n]
+                under = [c for c, v in pairs if v < n]
+                out.append(f"{s + ': ' if s else ''}{len(over)} above {_fmt(n)}{' (' + ', '.join(over) + ')' if over else ''}"
+                           f", {len(under)} below {_fmt(n)}{' (' + ', '.join(under) + ')' if under else ''}")  # fmt: skip
     if len(named) >= 2:
         a, b = named[0], named[1]
         for s in pick:
@@ -289,25 +396,66 @@ def _chart_question(t: dict, q: str) -> list[str]:
                 out.append(f"{s + ': ' if s else ''}{a} {_r(t, va)} − {b} {_r(t, vb)} = "
                            f"{_r(t, va - vb)}")  # fmt: skip
     elif len(named_s) >= 2:
+        more, less = [], []
         for c in named or t["categories"]:
             va = next((v["value"] for v in t["values"] if v["category"] == c and v["series"] == named_s[0]), None)
             vb = next((v["value"] for v in t["values"] if v["category"] == c and v["series"] == named_s[1]), None)
             if va is not None and vb is not None:
                 out.append(f"{c}: {named_s[0]} {_r(t, va)} − {named_s[1]} {_r(t, vb)} = "
                            f"{_r(t, va - vb)}")  # fmt: skip
+                (more if va > vb else less if va < vb else []).append(c)
+        if not named and more and less:
+            out.insert(len(direct), f"{named_s[0]} is larger than {named_s[1]} in: {', '.join(more)}; smaller in: "
+                       f"{', '.join(less)}")  # fmt: skip
     return out
+
+
+def _ranked(pairs: list[tuple[str, float]], what: str, sup: str, show=lambda v: _fmt(round(v, 2))) -> list[str]:
+    """ "the largest is X (v), then Y (w)": the answer to a superlative question, named first."""
+    if len(pairs) < 2:
+        return []
+    ordered = sorted(pairs, key=lambda p: -p[1] if sup == "largest" else p[1])
+    rest = ", ".join(f"{c} {show(v)}" for c, v in ordered[1:])
+    return [f"{what} with the {sup} value is {ordered[0][0]} ({show(ordered[0][1])}); then {rest}"]
+
+
+_EMPTY = re.compile(r"empty|blank|missing|\bno\b|without|为空|空白|缺少|缺失|没有", re.I)
+_UNITS = re.compile(r"[(（][^)）]*[)）]")
+
+
+def _named_columns(t: dict, q: str) -> list[int]:
+    """Columns the question names: by the whole header, else by the most of its words (units in
+    brackets left out: "Population (m)" is named by "population"; "Away Won" by "away")."""
+    whole = [j for j in range(1, len(t["header"])) if _in(t["header"][j], q)]
+    if whole:
+        return whole
+    score = {}
+    for j in range(1, len(t["header"])):
+        words = [w for w in _UNITS.sub(" ", t["header"][j]).split() if len(w) > 2 or not w.isascii()]
+        score[j] = sum(_in(w, q) for w in words)
+    best = max(score.values(), default=0)
+    return [j for j, n in score.items() if n == best] if best else []
 
 
 def _grid_question(t: dict, q: str, nums: list[float]) -> list[str]:
     out = []
     rows = _by_mention([r for r in t["rows"] if r[0] and _in(r[0], q)], q, key=lambda r: r[0])
-    # a column is named by its header, or by the last word of a merged header ("Score Away": "Away")
-    cols = [j for j in range(1, len(t["header"])) if _in(t["header"][j], q)
-            or (len(t["header"][j].split()) > 1 and len(t["header"][j].split()[-1]) > 2 and _in(t["header"][j].split()[-1], q))]  # fmt: skip
+    cols = _named_columns(t, q)
+    num_cols = _numeric(t)
+    sup = _superlative(q)
+    direct = []
+    if sup and not rows:
+        for j in [c for c in (cols or num_cols) if c in num_cols]:
+            direct += _ranked(_column(t, j), f"{_name(t, j)}: the row", sup)
+    if _EMPTY.search(q):
+        for j in cols or range(1, len(t["header"])):
+            empty = [r[0] for r in t["rows"] if not r[j]]
+            if empty and len(empty) < len(t["rows"]):
+                direct.append(f"the row(s) with an empty cell in {_name(t, j)}: {', '.join(empty)}")
+    out += direct
     for r in rows:
         for j in cols:
             out.append(f"row {r[0]}, {_name(t, j)}: {r[j] or '(empty)'}")
-    num_cols = _numeric(t)
     for j in cols:
         if j in num_cols and len(rows) >= 2:
             a, b = parse_number(rows[0][j] or "x"), parse_number(rows[1][j] or "x")
@@ -318,6 +466,15 @@ def _grid_question(t: dict, q: str, nums: list[float]) -> list[str]:
         if a is not None and b is not None:
             out.append(f"row {rows[0][0]}: {t['header'][cols[0]]} {_fmt(a)} − {t['header'][cols[1]]} {_fmt(b)} = "
                        f"{_fmt(a - b)}")  # fmt: skip
+    if not rows and len(cols) == 2 and all(j in num_cols for j in cols):  # "which row has less in B than in A"
+        a, b = cols
+        pairs = [(r[0], parse_number(r[a] or "x"), parse_number(r[b] or "x")) for r in t["rows"]]
+        pairs = [(n, x, y) for n, x, y in pairs if x is not None and y is not None and not _TOTAL_ROW.match(n)]
+        if pairs:
+            diffs = ", ".join(f"{n} {_fmt(y)} − {_fmt(x)} = {_fmt(y - x)}" for n, x, y in pairs)
+            out.append(f"{t['header'][b]} − {t['header'][a]} per row: {diffs}; {t['header'][b]} is smaller in: "
+                       f"{', '.join(n for n, x, y in pairs if y < x) or 'none'}; larger in: "
+                       f"{', '.join(n for n, x, y in pairs if y > x) or 'none'}")  # fmt: skip
     for n in nums:
         for j in [c for c in (cols or num_cols) if c in num_cols]:
             col = _column(t, j)

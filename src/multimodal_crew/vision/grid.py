@@ -54,6 +54,14 @@ def _columns(rows: list[list], width: int) -> list[tuple[int, int]]:
     return merged
 
 
+def _full_rows(rows: list[list]) -> list[list]:
+    """The rows that hold a box per column, or nearly (the header and the body): a title or a
+    row of merged headers has fewer, wider boxes whose extent would make columns of its own
+    where it overlaps the header below it."""
+    most = max(len(r) for r in rows)
+    return [r for r in rows if len(r) >= 2 and len(r) >= 0.6 * most]
+
+
 def _spanned(t, cols) -> list[int]:
     a, b = t.x, t.x + t.w
     hits = [k for k, (c0, c1) in enumerate(cols) if min(b, c1) - max(a, c0) > 0.3 * min(c1 - c0, b - a)]
@@ -68,7 +76,9 @@ def read_grid(lines, width: int) -> Grid | None:
     if len(lines) < 6:
         return None
     rows = text_rows(lines)
-    cols = _columns(rows, width)
+    cols = _columns(_full_rows(rows), width)
+    if len(cols) < 2:
+        cols = _columns(rows, width)
     if len(cols) < 2:
         return None
     cells: list[list[str]] = []
@@ -97,11 +107,12 @@ def read_grid(lines, width: int) -> Grid | None:
     title, group = "", [""] * len(cols)
     for k in range(first):
         boxes = rows[k]
-        if len(boxes) == 1 and (_is_title(boxes, rows[first:]) or len(spans[k][0][0]) >= len(cols) - 1):
+        lone_left = len(cols) > 2 and spans[k][0][0][0] == 0  # a merged header stands over data columns, not names
+        if len(boxes) == 1 and (_is_title(boxes, rows[first:]) or len(spans[k][0][0]) >= len(cols) - 1 or lone_left):
             title = f"{title} {boxes[0].text}".strip()
             continue
         for t in boxes:  # a merged header: over the columns it is centred on
-            for j in _centred_over(t, cols):
+            for j in _centred_over(t, _extents(rows[first:], cols)):
                 group[j] = f"{group[j]} {t.text}".strip()
     if any(parse_number(c) is not None for c in cells[first] if c):  # no header row (a receipt)
         header, body = [f"{g} column {j + 1}".strip() for j, g in enumerate(group)], cells[first:]
@@ -116,18 +127,30 @@ def read_grid(lines, width: int) -> Grid | None:
     return Grid(title, header, body)
 
 
-def _centred_over(t, cols: list[tuple[int, int]]) -> list[int]:
-    """The run of 1-3 neighbouring columns whose middle is nearest the box's centre; a run
-    reaches from its first column's left edge to the next column's left edge."""
+def _extents(rows: list[list], cols: list[tuple[int, int]]) -> list[tuple[float, float]]:
+    """Each column's extent over the header and body boxes in it: wider than the column found
+    from the body when the header is left-aligned and the numbers right-aligned."""
+    ext = [(float(c0), float(c1)) for c0, c1 in cols]
+    for r in rows:
+        for t in r:
+            hit = _spanned(t, cols)
+            if len(hit) == 1:
+                k = hit[0]
+                ext[k] = (min(ext[k][0], t.x), max(ext[k][1], t.x + t.w))
+    return ext
+
+
+def _centred_over(t, cols: list[tuple[float, float]]) -> list[int]:
+    """The run of 1-3 neighbouring columns (their extents) whose middle is nearest the box's
+    centre."""
     cx = t.x + t.w / 2
     best, pick = None, [0]
     for n in (1, 2, 3):
         for k in range(len(cols) - n + 1):
-            c0 = cols[k][0]
-            c1 = cols[k + n][0] if k + n < len(cols) else cols[-1][1]
+            c0, c1 = cols[k][0], cols[k + n - 1][1]
             if not (c0 - 5 <= cx <= c1 + 5):
                 continue
-            off = abs((c0 + c1) / 2 - cx) / (c1 - c0) + 0.08 * n  # prefer the narrower run on a tie
+            off = abs((c0 + c1) / 2 - cx) / max(1.0, c1 - c0) + 0.08 * n  # prefer the narrower run on a tie
             if best is None or off < best:
                 best, pick = off, list(range(k, k + n))
     return pick

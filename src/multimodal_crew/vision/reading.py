@@ -7,18 +7,30 @@ import re
 
 __all__ = ["parse_number", "colour_name", "hex_colour", "text_rows"]
 
-_NUM = re.compile(r"^[-−–+]?[$€£¥]?\d[\d,]*(?:\.\d+)?%?$|^[-−–+]?[$€£¥]?\.\d+%?$")
+_NUM = re.compile(r"^[-−–+]?[$€£¥]?\d[\d,]*(?:\.\d+)?(?:%|[kKMB])?$|^[-−–+]?[$€£¥]?\.\d+%?$")
+_SUFFIX = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9}  # "40k", "$1.2M", "3B"
+# a Chinese cell's number with its unit: "1.2万" (ten thousand), "3亿", "89元", "￥45", "96％"
+_ZH = re.compile(r"^([-−－]?)[¥￥]?(\d[\d,，]*(?:\.\d+)?)(万|亿)?(?:元|人|个|件|家|台|次|分|[%％])?$")
+_SCALE = {"万": 1e4, "亿": 1e8}
 
 
 def parse_number(text: str) -> float | None:
-    """``"1,250"``, ``"−3.5"``, ``"$40"``, ``"12%"`` as floats; anything else ``None``."""
+    """``"1,250"``, ``"−3.5"``, ``"$40"``, ``"12%"``, ``"40k"``, ``"$1.2M"`` as floats, and Chinese ones with their unit:
+    ``"1.2万"`` is 12000, ``"89元"`` 89; anything else ``None``."""
     t = text.strip().replace(" ", "")
+    if len(t) > 1 and t[0] in "%％" and t[1].isdigit():  # "%96": OCR put the sign first
+        t = t[1:] + "%"
     if not _NUM.match(t):
-        return None
+        m = _ZH.match(t)
+        if not m or not any("\u4e00" <= ch <= "\u9fff" or ch in "￥％" for ch in t):
+            return None
+        sign, digits, scale = m.group(1), m.group(2).replace(",", "").replace("，", ""), m.group(3)
+        return (-1 if sign else 1) * float(digits) * _SCALE.get(scale or "", 1)
     t = t.replace(",", "").replace("−", "-").replace("–", "-").rstrip("%").lstrip("+")
     t = re.sub(r"[$€£¥]", "", t)
+    scale = _SUFFIX.get(t[-1], 1) if t else 1
     try:
-        return float(t)
+        return float(t[:-1] if scale != 1 else t) * scale
     except ValueError:
         return None
 
@@ -36,7 +48,9 @@ def colour_name(rgb) -> str:
         hue = 60 * (b - r) / sat + 120
     else:
         hue = 60 * (r - g) / sat + 240
-    if hue < 15 or hue >= 335:
+    if (hue < 15 or hue >= 335) and hi < 0.7 and sat / hi < 0.6:
+        name = "brown"  # a dull dark red (matplotlib's tab:brown), not a deep red (#8b0000)
+    elif hue < 15 or hue >= 335:
         name = "pink" if light > 0.7 else "red"
     elif hue < 45:
         name = "brown" if hi < 0.6 else "orange"

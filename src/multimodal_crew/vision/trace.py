@@ -11,7 +11,11 @@ def line_y(m: np.ndarray, x: int, cols: np.ndarray) -> float | None:
     """The line's y at column x. Each side's segment, fitted on columns 4-12 pixels away and
     extended to x, meets at the point; averaging the two sides is right at a peak or a dip,
     where the pixels of the column itself lie off-centre. A gap (a dashed line) is bridged."""
-    if len(cols) == 0 or x < cols[0] - 3 or x > cols[-1] + 3:
+    if len(cols) == 0:
+        return None
+    gaps = np.diff(cols)
+    reach = 3 + min(12, int(gaps.max()) - 1 if len(gaps) else 0)  # a dashed or dotted line may end in a gap
+    if x < cols[0] - reach or x > cols[-1] + reach:
         return None
 
     def at(c: int) -> float | None:
