@@ -200,3 +200,19 @@ def test_see_gives_the_model_the_graph_and_the_path_and_keeps_the_reading(state_
     sent = model.requests[0][0][-1]["content"]
     assert "Diagram read as a graph" in sent and "arrow[no]:paidalready?→sendreminder" in _n(sent)
     assert "theoutcomeisordermore" in _n(sent)
+
+
+def test_a_noisy_photo_is_no_diagram_and_is_given_up_quickly(tmp_path):
+    import time
+
+    import numpy as np
+
+    from multimodal_crew.vision.describe import TextLine
+
+    rng = np.random.default_rng(7)
+    Image.fromarray(rng.integers(0, 255, (900, 1200, 3), dtype=np.uint8)).save(tmp_path / "noise.png")
+    checked = load_image(str(tmp_path / "noise.png"))
+    lines = [TextLine(f"word{i}", 40 + (i % 10) * 110, 30 + (i // 10) * 80, 60, 18, 0.9) for i in range(60)]
+    t0 = time.perf_counter()
+    assert read_diagram(checked, lines) is None
+    assert time.perf_counter() - t0 < 15  # generous: a guard against minutes, not a benchmark

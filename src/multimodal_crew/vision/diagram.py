@@ -30,6 +30,8 @@ from .reading import text_rows
 
 __all__ = ["Diagram", "read_diagram", "diagram_text", "diagram_facts", "diagram_question_facts", "diagram_used"]
 
+_MAX_COLOURS = 12  # distinct box colours looked at before the image is taken for something else
+_MAX_STROKES = 300  # connected strokes, likewise
 _YEAR = re.compile(r"^(1[0-9]{3}|20[0-9]{2})(年)?$")
 
 
@@ -101,6 +103,9 @@ def _regions(rgb: np.ndarray, text: np.ndarray, lines) -> tuple[list[Node], np.n
             continue
         colour = np.median(rgb[y0:y1, x0:x1][ring], axis=0).astype(int)
         key = tuple(int(c) // 6 for c in colour)
+        if key not in cache and len(cache) >= _MAX_COLOURS:  # a photo or a busy page, not a diagram
+            free.append(t)
+            continue
         if key not in cache:
             same = (np.abs(rgb.astype(int) - colour).max(axis=2) <= 18) | text
             n, labels = cv2.connectedComponents(same.astype(np.uint8), connectivity=4)
@@ -153,14 +158,23 @@ def _graph(rgb, text, nodes, inside, free, bg) -> list[Edge]:
     heads_mask = cv2.morphologyEx(body, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
     hn, hlabels, hstats, hcent = cv2.connectedComponentsWithStats(heads_mask, connectivity=8)
     head_at = [(float(hcent[h][0]), float(hcent[h][1])) for h in range(1, hn) if hstats[h, cv2.CC_STAT_AREA] >= 4]
+    big = [c for c in range(1, n) if stats[c, cv2.CC_STAT_AREA] >= 15]
+    if len(big) > _MAX_STROKES or len(head_at) > _MAX_STROKES // 4:  # texture or a photo, not connectors
+        return []
+    reach = k + 6
+    strokes_at = []  # the strokes within reach of each head
+    for hx, hy in head_at:
+        win = labels[max(0, int(hy) - reach) : int(hy) + reach + 1, max(0, int(hx) - reach) : int(hx) + reach + 1]
+        strokes_at.append(set(np.unique(win).tolist()) - {0})
     edges: list[Edge] = []
     comps: list[tuple[np.ndarray, list[Edge]]] = []
-    for c in range(1, n):
-        if stats[c, cv2.CC_STAT_AREA] < 15:
-            continue
-        ys, xs = np.nonzero(labels == c)
+    for c in big:
+        x, y, bw, bh = (int(v) for v in stats[c, :4])
+        ys, xs = np.nonzero(labels[y : y + bh, x : x + bw] == c)
+        ys, xs = ys + y, xs + x
         touched = [nd for nd in nodes if _touches(nd, xs, ys)]
-        heads = [(hx, hy) for hx, hy in head_at if float(np.min(np.hypot(xs - hx, ys - hy))) <= k + 6]
+        heads = [(hx, hy) for (hx, hy), near in zip(head_at, strokes_at, strict=True)
+                 if c in near and float(np.min(np.hypot(xs - hx, ys - hy))) <= reach]  # fmt: skip
         targets, sources = [], []
         for hx, hy in heads:
             far = int(np.argmax((xs - hx) ** 2 + (ys - hy) ** 2))
