@@ -15,7 +15,8 @@
    ("Payment method: [x] Cash ...") or the text just above it ("Room type" over a column).
 4. Fields. A box several text heights wide (not a table: no lines inside it, and its label is not
    inside another box) or an underline, with a label left of it on its row or just above it;
-   the value is the text in the box or on the line.
+   the value is the text in the box or on the line. On a page without marks, only labels ending
+   with a colon ("Name:") count, and at least one field must be filled in.
 
 ``read_form(image, lines)`` returns ``None`` when none of this is found, so tables, charts,
 receipts and signs are left to the other readers.
@@ -547,9 +548,10 @@ def read_form(image, lines) -> Form | None:
     used |= {i for i, p in enumerate(pieces) if p.text.rstrip(":：").strip() in heads and p.text}
     slots, frames = _slots(ink, th, cv2)
     found = _fields(slots, frames, pieces, used, th)
-    filled = [f for f, _ in found if f.value]
-    if not groups and not (len(filled) >= 2 or any(f.value and colon for f, colon in found)):
-        return None  # no marks, and no filled-in field with a label like "Name:"
+    if not groups:  # without marks, only labels like "Name:" (a diagram's "Yes" beside a box is no label)
+        found = [(f, colon) for f, colon in found if colon]
+        if not any(f.value for f, _ in found):
+            return None
     return Form(groups, [f for f, _ in found])
 
 
