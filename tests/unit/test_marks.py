@@ -204,3 +204,25 @@ def test_question_facts_match_names_without_spaces_and_in_chinese():
     )
     assert form_question_facts(d, "“兴趣爱好”中有几个选项被勾选？")[0].startswith("“兴趣爱好”下被勾选的选项个数是：2")
     assert "Double” is not marked" in " ".join(form_question_facts(d, "Is Double ticked?"))
+
+
+def test_see_gives_the_model_the_marked_option(state_home, tmp_path):
+    from multimodal_crew.flows import run_flow
+    from multimodal_crew.steps.vision import SeeAnswer
+    from tests.fakes import ScriptedModel
+
+    f = _font(DV + "DejaVuSans.ttf")
+    img = Image.new("RGB", (700, 260), "white")
+    d = ImageDraw.Draw(img)
+    d.text((40, 30), "Room type:", font=f, fill="#111111")
+    _row(d, 60, 62, ["Single", "Double", "Twin"], {"Double"}, f, style="tick")
+    d.text((40, 130), "Contact by:", font=f, fill="#111111")
+    _row(d, 180, 130, ["Email", "Phone", "Post"], {"Email"}, f, kind="radio")
+    image = _save(img, tmp_path, "form.png")
+    model = ScriptedModel({"rationale": "Double is ticked under Room type."}, {"answer": "Double"})
+    q = "Which option is selected under “Room type”?"
+    r = SeeAnswer.model_validate(run_flow("see", {"image": image.path, "question": q,
+                                                  "choices": ["Single", "Double", "Twin"]}, model=model).data)  # fmt: skip
+    assert r.answer == "Double" and r.tables[0]["type"] == "form" and r.confidence == "normal"
+    sent = _n(model.requests[0][0][-1]["content"])
+    assert "[x]double" in sent and "markedoptionis:double" in sent

@@ -250,15 +250,18 @@ def dominant_colours(image: CheckedImage, k: int = 4) -> list[tuple[str, float]]
 
 
 def describe(image: CheckedImage) -> Description:
-    """OCR text, colours, and a chart's values, a diagram's graph, a table's grid or a scene's
-    shapes when the image holds one (tried in that order: the first reader that finds its kind wins)."""
+    """OCR text, colours, and what the readers find: a chart's values, a diagram's graph, a
+    table's grid or a scene's shapes (tried in that order: the first that finds its kind wins),
+    and a form's checkboxes and fields (beside any of those: a form may hold a table)."""
     from .chart import read_chart
     from .diagram import read_diagram
     from .grid import read_grid
+    from .marks import read_form
     from .shapes import read_shapes
 
     lines = ocr_lines(image)
     found = (read_chart(image, lines) or read_diagram(image, lines) or read_grid(lines, image.width)
              or read_shapes(image))  # fmt: skip
-    tables = [found.as_dict()] if found else []
+    form = read_form(image, lines)
+    tables = [r.as_dict() for r in (form, found) if r]
     return Description(image.width, image.height, lines, dominant_colours(image), tables)

@@ -1,6 +1,6 @@
 """What the readers found in an image, as text for the text model: one dispatch on each
 reading's ``type`` (``chart`` and ``table``: facts.py; ``diagram``: diagram.py; ``shapes``:
-shapes.py).
+shapes.py; ``form``: marks.py).
 
 Readings travel as plain dicts in the ``see`` result (``tables``); everything that shows them
 (the description, the question's facts, ``mmcrew see --show-table``) goes through here.
@@ -12,6 +12,7 @@ import re
 
 from . import diagram as _diagram
 from . import facts as _facts
+from . import marks as _marks
 from . import shapes as _shapes
 
 __all__ = ["reading_text", "reading_facts", "question_facts", "reading_rows", "used_text"]
@@ -20,6 +21,8 @@ _TABLES = ("chart", "table")
 
 
 def reading_text(t: dict) -> str:
+    if t["type"] == "form":
+        return _marks.form_text(t)
     if t["type"] == "shapes":
         return (f"Shapes measured in the picture ({len(t['shapes'])} of flat colour; centre x,y in pixels of a "
                 f"{t['width']}x{t['height']} image, y grows downwards):")  # fmt: skip
@@ -27,6 +30,8 @@ def reading_text(t: dict) -> str:
 
 
 def reading_facts(t: dict) -> list[str]:
+    if t["type"] == "form":
+        return []  # the form's text says it all; the question's facts pick out what it asks
     if t["type"] == "shapes":
         return _shapes.shape_facts(t, "")
     return _diagram.diagram_facts(t) if t["type"] == "diagram" else _facts.facts(t)
@@ -37,6 +42,8 @@ def question_facts(question: str, tables: list[dict]) -> list[str]:
     for t in tables:
         if t["type"] == "diagram":
             out += _diagram.diagram_question_facts(t, question)
+        elif t["type"] == "form":
+            out += _marks.form_question_facts(t, question)
         elif t["type"] == "shapes":  # what the question asks about; the counts are in the description
             general = set(_shapes.shape_facts(t, ""))
             out += [f for f in _shapes.shape_facts(t, question) if f not in general]
@@ -45,6 +52,10 @@ def question_facts(question: str, tables: list[dict]) -> list[str]:
 
 def reading_rows(t: dict) -> tuple[str, list[str], list[list[str]]]:
     """(title, header, rows) for printing."""
+    if t["type"] == "form":
+        rows = [[g["heading"], o["label"], "marked" if o["marked"] else ""] for g in t["groups"] for o in g["options"]]
+        rows += [[f["label"], f["value"] or "(empty)", "field"] for f in t["fields"]]
+        return "form", ["group or field", "option or value", ""], rows
     if t["type"] == "shapes":
         rows = [[x["kind"], x["colour"], f"{x['cx']},{x['cy']}", f"{x['w']}x{x['h']}"] for x in t["shapes"]]
         return "shapes", ["kind", "colour", "centre", "box"], rows
@@ -65,6 +76,7 @@ def used_text(tables: list[dict]):
     """A test of OCR text: is it already in one of these readings?"""
     base = _facts.used_text([t for t in tables if t["type"] in _TABLES])
     keys = {_key(x) for t in tables if t["type"] == "diagram" for x in _diagram.diagram_used(t)}
+    keys |= {_key(x) for t in tables if t["type"] == "form" for x in _marks.form_used(t)}
     keys.discard("")
 
     def used(text: str) -> bool:
