@@ -4,10 +4,12 @@
 2. The value axis is calibrated from its numeric tick labels (OCR), at least two, each snapped to
    its tick mark: ``value = a * pixel + b`` by least squares, refused when the ticks disagree.
 3. Marks are segmented by colour inside the plot area: solid rectangles standing on a common
-   baseline are bars (stacked when they stand on each other), wide thin traces are lines (their
-   line style from how much of their span they cover).
+   baseline are bars (stacked when they stand on each other; negative when they hang from a zero
+   line inside the plot), wide thin traces are lines (their line style from how much of their
+   span they cover).
 4. Colours and line styles are mapped to series through the legend: a small patch or line of
-   the series' colour with a text label to its right.
+   the series' colour with a text label to its right (a number, such as a year, only when
+   another legend entry stands in line with it).
 5. Each bar or point gets its category from the axis labels and its value by measurement, with
    its uncertainty (1.5 pixels in value units). A printed value label next to it wins over the
    measurement; the two are checked against each other and a disagreement is reported.

@@ -1,7 +1,9 @@
 """Tables read as grids: OCR boxes clustered into rows and columns by their coordinates.
 
 Rows are boxes whose vertical centres agree; columns are the x ranges that the boxes of many
-rows cover, split where almost no row has text. A box spanning several columns in the top rows
+rows cover, split where almost no row has text (counted over the header and body rows only: a
+title or a row of merged headers would join columns). A lone box above the header that starts
+over the first column is a title. A box spanning several columns in the top rows
 is a merged header: its text is put before each spanned column's own header ("Score Home").
 A missing cell is kept as an empty cell, never dropped, so every value stays under its header.
 """
