@@ -90,7 +90,7 @@ def test_flowchart_arrows_point_at_their_heads_and_carry_their_labels(tmp_path):
     assert any("theoutcomeisordermore" in _n(f) for f in found), found
     found = question_facts("What happens when the answer to “Paid already?” is No?", [g])
     assert any("theoutcomeissendreminder" in _n(f) for f in found), found
-    assert "directlyafterstart:paidalready?" in [_n(f) for f in reading_facts(g)]
+    assert reading_facts(g) == []  # no lines: the graph's own text lists every arrow
 
 
 def test_org_chart_lines_join_each_box_to_the_one_above(tmp_path):
@@ -216,3 +216,25 @@ def test_a_noisy_photo_is_no_diagram_and_is_given_up_quickly(tmp_path):
     t0 = time.perf_counter()
     assert read_diagram(checked, lines) is None
     assert time.perf_counter() - t0 < 15  # generous: a guard against minutes, not a benchmark
+
+
+def test_an_answer_against_the_measured_option_is_sent_back_then_overruled(state_home, tmp_path):
+    g, checked = _flowchart(tmp_path / "flow.png")
+    q = "What happens if “Paid already?” is Yes and “In stock?” is No?"
+    choices = ["Ship it", "Order more", "Send reminder"]
+    from multimodal_crew.vision.evidence import measured_answer
+
+    assert measured_answer(q, [g], choices)[0] == "Order more"
+    assert measured_answer("Which box is blue?", [g], choices) is None  # the facts name no option
+    model = ScriptedModel({"rationale": "It ships the order."}, {"answer": "Ship it"}, {"answer": "Order more"})
+    r = SeeAnswer.model_validate(run_flow("see", {"image": checked.path, "question": q, "choices": choices},
+                                          model=model).data)  # fmt: skip
+    assert r.answer == "Order more" and r.answer_from == "model"  # told once, it followed the facts
+    refused = model.requests[2][0][-1]["content"]
+    assert "That reply was rejected" in refused and "'Order more'" in refused
+    assert "The option these measurements support: Order more" in model.requests[0][0][-1]["content"]
+    model = ScriptedModel({"rationale": "It ships the order."}, {"answer": "Ship it"})
+    r = SeeAnswer.model_validate(run_flow("see", {"image": checked.path, "question": q, "choices": choices},
+                                          model=model).data)  # fmt: skip
+    assert r.answer == "Order more" and r.answer_from == "measurement" and r.choice_index == 1
+    assert len(model.requests) == 3  # rationale, answer, the one retry

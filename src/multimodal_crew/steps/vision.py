@@ -22,8 +22,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, create_model
 
-from ..errors import InputError
-from ..models.structured import structured
+from ..errors import InputError, StructuredOutputError
+from ..models.structured import ValidationFailed, structured
 from .registry import Deps, StepInputs, call_step, step
 from .results import StepOutput
 
@@ -86,6 +86,9 @@ class SeeAnswer(StepOutput):
     tables: list[dict] = Field(
         default_factory=list, description="the charts' values, diagrams' graphs and tables' grids read"
     )
+    answer_from: Literal["model", "measurement"] = Field(
+        "model", description="measurement: the model kept to another option than the one the reading's facts name"
+    )
 
     def result_fields(self) -> dict[str, Any]:
         text = f"Answer: {self.answer}" + (f"\nRationale: {self.rationale}" if self.rationale else "")
@@ -123,14 +126,26 @@ def _model(backend: str, deps: Deps) -> Any:
     return get_runtime(deps.settings.model_copy(update={"model": backend}))
 
 
-def _ask(deps: Deps, looked: Looked, messages: list[dict], schema: type[BaseModel]) -> Any:
+def _ask(
+    deps: Deps, looked: Looked, messages: list[dict], schema: type[BaseModel], checks=(), retries: int | None = None
+) -> Any:
     def count(n: int, raw: str, err: str | None) -> None:
         if looked.backend != "offline":  # deps.model counts the text model's calls; count the VLM's here
             deps.add_calls()
 
+    retries = deps.settings.max_retries if retries is None else retries
     return structured(
-        _model(looked.backend, deps), messages, schema, max_retries=deps.settings.max_retries, on_attempt=count
+        _model(looked.backend, deps), messages, schema, validators=checks, max_retries=retries, on_attempt=count
     )
+
+
+def _measured(q: QuestionInputs) -> tuple[str, str] | None:
+    """The option the readings' facts about the question name, when they name exactly one."""
+    if not (q.looked.tables and q.choices):
+        return None
+    from ..vision.evidence import measured_answer
+
+    return measured_answer(q.question, q.looked.tables, q.choices)
 
 
 def _messages(q: QuestionInputs, rationale: str, task: str) -> list[dict]:
@@ -147,6 +162,9 @@ def _messages(q: QuestionInputs, rationale: str, task: str) -> list[dict]:
         found = question_facts(q.question, q.looked.tables)
         if found:
             text.append("Computed for this question:\n" + "\n".join(f"- {f}" for f in found))
+        measured = _measured(q)
+        if measured:
+            text.append(f"The option these measurements support: {measured[0]}")
     if rationale:
         text.append(f"Rationale: {rationale}")
     text.append(task)
@@ -220,7 +238,26 @@ def image_answer(inputs: AnswerInputs, deps: Deps) -> SeeAnswer:
     deps.step("stage 2: inferring the answer" if two else "answering")
     task = "Using the rationale, give the answer" if two else "Give the answer"
     task += ", written exactly as one of the options." if inputs.choices else "."
-    out = _ask(deps, inputs.looked, _messages(inputs, inputs.rationale, task), answer_model(inputs.choices))
+    schema = answer_model(inputs.choices)
+    messages = _messages(inputs, inputs.rationale, task)
+    measured = _measured(inputs) if inputs.looked.backend == "offline" else None
+    source = "model"
+    if measured:  # the measurement wins: another option is sent back once with the fact, then overruled
+        option, fact = measured
+
+        def agrees(a: Any) -> None:
+            if a.answer != option:
+                raise ValidationFailed(
+                    f"the facts measured in the image name the option {option!r} ({fact}), not {a.answer!r}. "
+                    f"Answer {option!r} unless the facts above show that it is wrong"
+                )
+
+        try:
+            out = _ask(deps, inputs.looked, messages, schema, checks=[agrees], retries=1)
+        except StructuredOutputError:
+            out, source = schema(answer=option), "measurement"
+    else:
+        out = _ask(deps, inputs.looked, messages, schema)
     limits = ""
     if inputs.looked.backend == "offline":
         from ..vision.limits import offline_limit
@@ -237,6 +274,7 @@ def image_answer(inputs: AnswerInputs, deps: Deps) -> SeeAnswer:
         confidence="low" if limits else "normal",
         limits=limits,
         tables=inputs.looked.tables,
+        answer_from=source,
     )
 
 

@@ -320,10 +320,8 @@ def _children(d: dict, name: str) -> list[str]:
 
 
 def diagram_facts(d: dict) -> list[str]:
-    if d["kind"] == "layers":
-        n = d["nodes"]
-        return [f"directly below {a}: {b}; directly above {b}: {a}" for a, b in zip(n, n[1:], strict=False)]
-    if d["kind"] == "timeline":
+    """Facts that do not depend on the question (the graph's text lists every arrow already)."""
+    if d["kind"] != "graph":
         return []
     out = []
     lines = [e for e in d["edges"] if e["how"] == "line"]
@@ -331,12 +329,13 @@ def diagram_facts(d: dict) -> list[str]:
         kids = [e["to"] for e in lines if e["from"] == parent]
         out.append(f"{parent} is the box directly above, joined by lines to: {', '.join(kids)} "
                    f"(in an organisation chart, {parent} is their direct manager)")  # fmt: skip
-    for e in d["edges"]:
-        if e["how"] == "arrow":
-            out.append(
-                f"directly after {e['from']}" + (f" (answer {e['label']})" if e["label"] else "") + f": {e['to']}"
-            )
     return out
+
+
+_AFTER = re.compile(r"\b(after|next|follows?|following (?:step|stage)|then)\b|之后|以后|下一", re.I)
+_BEFORE = re.compile(r"\b(before|precedes?|preceding|previous)\b|之前|以前|上一", re.I)
+_ABOVE = re.compile(r"\b(above|over|manager|boss|reports? to|supervisor|head of)\b|上方|上面|上级|领导", re.I)
+_BELOW = re.compile(r"\b(below|beneath|under(?:neath)?|subordinates?|direct reports)\b|下方|下面|下属", re.I)
 
 
 def _key(s: str) -> str:
@@ -357,29 +356,33 @@ def diagram_question_facts(d: dict, question: str) -> list[str]:
     for y, ev in d["events"]:
         if y in question or y.rstrip("年") in question:
             out.append(f"the event at {y}: {ev}")
-    if d["kind"] == "layers":
+    after, before = _AFTER.search(question), _BEFORE.search(question)
+    above, below = _ABOVE.search(question), _BELOW.search(question)
+    if d["kind"] == "layers":  # the one the question asks for: above, below, or both
         order = d["nodes"]
-        for n in named:
+        for n in named[:1]:
             i = order.index(n)
-            if i + 1 < len(order):
+            if i + 1 < len(order) and (below or not above):
                 out.append(f"the layer directly below {n}: {order[i + 1]}")
-            if i > 0:
+            if i > 0 and (above or not below):
                 out.append(f"the layer directly above {n}: {order[i - 1]}")
         return out
     for n in named:
         ins = [e for e in d["edges"] if e["to"] == n]
         outs = [e for e in d["edges"] if e["from"] == n]
         for e in ins:
-            if e["how"] == "line":
+            if e["how"] == "line" and not (below and not above):
                 out.append(f"the box directly above {n}, joined to it by a line: {e['from']} ({n}'s direct manager)")
-            else:
+            elif e["how"] == "arrow" and (before or not after):
                 out.append(f"the arrow into {n} comes from: {e['from']}")
-        if outs and all(e["how"] == "arrow" for e in outs):
+        if outs and all(e["how"] == "arrow" for e in outs) and (after or not before):
             out.append(f"the arrow(s) out of {n} lead to: " + ", ".join(
                 e["to"] + (f" (answer {e['label']})" if e["label"] else "") for e in outs))  # fmt: skip
     path = _follow(d, question, named)
-    if path:
-        out.append("following the question's answers: " + path)
+    if path:  # the question gives the answers: where they lead is what it asks, not each box's arrows
+        return [f"the event at {y}: {ev}" for y, ev in d["events"] if y in question] + [
+            "following the question's answers: " + path
+        ]
     return out
 
 

@@ -15,7 +15,7 @@ from . import facts as _facts
 from . import marks as _marks
 from . import shapes as _shapes
 
-__all__ = ["reading_text", "reading_facts", "question_facts", "reading_rows", "used_text"]
+__all__ = ["reading_text", "reading_facts", "question_facts", "reading_rows", "used_text", "measured_answer"]
 
 _TABLES = ("chart", "table")
 
@@ -84,3 +84,42 @@ def used_text(tables: list[dict]):
         return base(text) or (bool(k) and (k in keys or any(k in u for u in keys if len(k) >= 3)))
 
     return used
+
+
+_PARENS = re.compile(r"\([^()]*\)|（[^（）]*）")
+
+
+def _tail(fact: str) -> str:
+    """The part of a fact that answers: after "in short:" or "the outcome is", else after the last
+    ':' or '=' of its first clause (asides in brackets left out)."""
+    for mark in ("in short:", "the outcome is "):
+        if mark in fact:
+            return fact.rsplit(mark, 1)[1]
+    first = re.split(r"[;；]", _PARENS.sub("", fact), maxsplit=1)[0]
+    parts = re.split(r"[:：=]", first)
+    return parts[-1] if len(parts) > 1 else ""
+
+
+def _pick(tail: str, choices: list[str]) -> str | None:
+    t = _key(tail).strip(",，.。")
+    if not t:
+        return None
+    same = [c for c in choices if _key(c) == t]
+    if len(same) == 1:
+        return same[0]
+    inside = [c for c in choices if _key(c) and _key(c) in t]  # "the red circle, 40 px away"
+    if len(inside) == 1:
+        return inside[0]
+    around = [c for c in choices if len(t) >= 3 and t in _key(c)]  # "to the left of": "It is to the left of it"
+    return around[0] if len(around) == 1 and not inside else None
+
+
+def measured_answer(question: str, tables: list[dict], choices: list[str]) -> tuple[str, str] | None:
+    """The option the readings' facts about this question name, with the fact, when they name
+    exactly one (facts that name different options, or several at once, give ``None``)."""
+    picked: dict[str, str] = {}
+    for fact in question_facts(question, tables):
+        c = _pick(_tail(fact), choices)
+        if c is not None:
+            picked.setdefault(c, fact)
+    return next(iter(picked.items())) if len(picked) == 1 else None
