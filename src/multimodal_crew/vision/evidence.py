@@ -116,7 +116,12 @@ def _pick(tail: str, choices: list[str]) -> str | None:
 
 def measured_answer(question: str, tables: list[dict], choices: list[str]) -> tuple[str, str] | None:
     """The option the readings' facts about this question name, with the fact, when they name
-    exactly one (facts that name different options, or several at once, give ``None``)."""
+    exactly one (facts that name different options, or several at once, give ``None``; so does a
+    question offline mode answers with low confidence, such as a count of overlapping shapes)."""
+    from .limits import offline_limit
+
+    if offline_limit(question, tables):
+        return None
     picked: dict[str, str] = {}
     for fact in question_facts(question, tables):
         c = _pick(_tail(fact), choices)
