@@ -65,9 +65,9 @@ def run_eval(
             try:
                 inputs = {"image": it["image"], "question": it["question"], "choices": it["choices"], "mode": mode}
                 r = SeeAnswer.model_validate(run_flow("see", inputs, model=model).data)
-                idx, answer, error, confidence = r.choice_index, r.answer, "", r.confidence
+                idx, answer, error, confidence, source = r.choice_index, r.answer, "", r.confidence, r.answer_from
             except MMCrewError as e:
-                idx, answer, error, confidence = None, "", str(e), ""
+                idx, answer, error, confidence, source = None, "", str(e), "", ""
             rows.append(
                 {
                     "image": it["image"],
@@ -83,6 +83,7 @@ def run_eval(
                     "seconds": time.perf_counter() - t0,
                     "error": error,
                     "confidence": confidence,
+                    "answer_from": source,  # "measurement": the model was overruled by the reading's facts
                 }
             )
     return {"rows": rows, "summary": summarise(rows, modes)}
