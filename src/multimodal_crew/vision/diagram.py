@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .reading import text_rows
+from .reading import loose_key, text_rows
 
 __all__ = ["Diagram", "read_diagram", "diagram_text", "diagram_facts", "diagram_question_facts", "diagram_used"]
 
@@ -338,13 +338,9 @@ _ABOVE = re.compile(r"\b(above|over|manager|boss|reports? to|supervisor|head of)
 _BELOW = re.compile(r"\b(below|beneath|under(?:neath)?|subordinates?|direct reports)\b|下方|下面|下属", re.I)
 
 
-def _key(s: str) -> str:
-    return re.sub(r"[\s\"'“”‘’「」:：?？。.,，]+", "", s).lower()
-
-
 def _mentions(name: str, q: str) -> int:
-    k = _key(name)
-    return _key(q).find(k) if k else -1
+    k = loose_key(name)
+    return loose_key(q).find(k) if k else -1
 
 
 _ANSWERS = {"yes": "yes", "no": "no", "是": "yes", "否": "no", "true": "yes", "false": "no"}
@@ -388,11 +384,11 @@ def diagram_question_facts(d: dict, question: str) -> list[str]:
 
 def _answer_after(name: str, question: str) -> str:
     """The answer the question gives to a decision box ("... “Paid?” is Yes ..."), if any."""
-    q = _key(question)
-    at = q.find(_key(name))
+    q = loose_key(question)
+    at = q.find(loose_key(name))
     if at < 0:
         return ""
-    rest = re.sub(r"^(的)?(回答|答案)(是|为)", "", q[at + len(_key(name)) : at + len(_key(name)) + 20])
+    rest = re.sub(r"^(的)?(回答|答案)(是|为)", "", q[at + len(loose_key(name)) : at + len(loose_key(name)) + 20])
     hits = [(rest.find(w), a) for w, a in _ANSWERS.items() if rest.find(w) >= 0]
     return min(hits)[1] if hits else ""
 

@@ -14,6 +14,7 @@ from . import diagram as _diagram
 from . import facts as _facts
 from . import marks as _marks
 from . import shapes as _shapes
+from .reading import name_key
 
 __all__ = ["reading_text", "reading_facts", "question_facts", "reading_rows", "used_text", "measured_answer"]
 
@@ -68,19 +69,15 @@ def reading_rows(t: dict) -> tuple[str, list[str], list[list[str]]]:
     return "diagram", ["from", "to", "how", "label"], [[e["from"], e["to"], e["how"], e["label"]] for e in t["edges"]]
 
 
-def _key(s: str) -> str:
-    return re.sub(r"[\s:：]+", "", s).lower()
-
-
 def used_text(tables: list[dict]):
     """A test of OCR text: is it already in one of these readings?"""
     base = _facts.used_text([t for t in tables if t["type"] in _TABLES])
-    keys = {_key(x) for t in tables if t["type"] == "diagram" for x in _diagram.diagram_used(t)}
-    keys |= {_key(x) for t in tables if t["type"] == "form" for x in _marks.form_used(t)}
+    keys = {name_key(x) for t in tables if t["type"] == "diagram" for x in _diagram.diagram_used(t)}
+    keys |= {name_key(x) for t in tables if t["type"] == "form" for x in _marks.form_used(t)}
     keys.discard("")
 
     def used(text: str) -> bool:
-        k = _key(text)
+        k = name_key(text)
         return base(text) or (bool(k) and (k in keys or any(k in u for u in keys if len(k) >= 3)))
 
     return used
@@ -101,16 +98,16 @@ def _tail(fact: str) -> str:
 
 
 def _pick(tail: str, choices: list[str]) -> str | None:
-    t = _key(tail).strip(",，.。")
+    t = name_key(tail).strip(",，.。")
     if not t:
         return None
-    same = [c for c in choices if _key(c) == t]
+    same = [c for c in choices if name_key(c) == t]
     if len(same) == 1:
         return same[0]
-    inside = [c for c in choices if _key(c) and _key(c) in t]  # "the red circle, 40 px away"
+    inside = [c for c in choices if name_key(c) and name_key(c) in t]  # "the red circle, 40 px away"
     if len(inside) == 1:
         return inside[0]
-    around = [c for c in choices if len(t) >= 3 and t in _key(c)]  # "to the left of": "It is to the left of it"
+    around = [c for c in choices if len(t) >= 3 and t in name_key(c)]  # "to the left of": "It is to the left of it"
     return around[0] if len(around) == 1 and not inside else None
 
 

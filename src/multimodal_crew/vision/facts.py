@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from .reading import parse_number
+from .reading import name_key, parse_number
 
 __all__ = ["table_text", "table_rows", "facts", "question_facts", "used_text"]
 
@@ -41,24 +41,20 @@ def _r(t: dict, v: float) -> str:
     return _fmt(round(round(v / step) * step, 6))
 
 
-def _key(s: str) -> str:
-    return re.sub(r"[\s:：]+", "", s).lower()
-
-
 def _in(name: str, question: str) -> bool:
     """Does the question name it? A short Latin name must start a word ("Wed" in "Wednesday",
     not "A" in "largest"), a one-letter one must be a word of its own."""
-    k = _key(name)
+    k = name_key(name)
     if k.isascii() and len(k) <= 3 and k.isalnum():
         end = r"(?![a-z0-9])" if len(k) == 1 else ""
         return bool(re.search(rf"(?<![a-z0-9]){re.escape(k)}{end}", question.lower()))
-    return bool(k) and k in _key(question)
+    return bool(k) and k in name_key(question)
 
 
 def _by_mention(names: list, question: str, key=lambda n: n) -> list:
     """Names in the order the question mentions them ("how much more is B than A": B, then A)."""
-    q = _key(question)
-    return sorted(names, key=lambda n: q.find(_key(key(n))))
+    q = name_key(question)
+    return sorted(names, key=lambda n: q.find(name_key(key(n))))
 
 
 # -- charts ----------------------------------------------------------------------------------------
@@ -75,14 +71,14 @@ def used_text(tables: list[dict]):
     keys: set[str] = set()
     for t in tables:
         if t["type"] == "table":
-            keys |= {_key(c) for r in [t["header"], *t["rows"]] for c in r if c} | {_key(t["title"])}
+            keys |= {name_key(c) for r in [t["header"], *t["rows"]] for c in r if c} | {name_key(t["title"])}
         else:
-            keys |= {_key(x) for x in [*t["categories"], *t["series"], *t.get("ticks", [])]}
-            keys |= {_key(v["label"]) for v in t["values"] if v["label"]}
+            keys |= {name_key(x) for x in [*t["categories"], *t["series"], *t.get("ticks", [])]}
+            keys |= {name_key(v["label"]) for v in t["values"] if v["label"]}
     keys.discard("")
 
     def used(text: str) -> bool:
-        k = _key(text)
+        k = name_key(text)
         return bool(k) and (k in keys or any(k in u for u in keys if len(k) >= 3))
 
     return used

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .reading import loose_key
+
 __all__ = ["Form", "read_form", "form_text", "form_question_facts", "form_used"]
 
 _GLYPHS = set("口□☐☑☒■○◯〇●◉⊙⦿区回×xXα[]|()√✓✔✗✘")
@@ -573,23 +575,19 @@ def form_text(d: dict) -> str:
     return "\n".join(out)
 
 
-def _key(s: str) -> str:
-    return re.sub(r"[\s\"'“”‘’「」『』:：?？。.,，()（）]+", "", s).lower()
-
-
 def _named(names: list[str], question: str) -> list[str]:
     """The names the question mentions: its quoted name first (matched closely, as OCR may
     misread a letter), then names found in it, longest first."""
-    q = _key(question)
+    q = loose_key(question)
     quoted = re.findall(r"[“\"「『‘']([^”\"」』’']+)[”\"」』’']", question)
     out: list[str] = []
     for qt in quoted:
-        kq = _key(qt)
-        best = max(names, key=lambda n: difflib.SequenceMatcher(None, _key(n), kq).ratio(), default=None)
-        if best is not None and _key(best) and difflib.SequenceMatcher(None, _key(best), kq).ratio() >= 0.75:
+        kq = loose_key(qt)
+        best = max(names, key=lambda n: difflib.SequenceMatcher(None, loose_key(n), kq).ratio(), default=None)
+        if best is not None and loose_key(best) and difflib.SequenceMatcher(None, loose_key(best), kq).ratio() >= 0.75:
             out.append(best)
-    for n in sorted(names, key=lambda n: -len(_key(n))):
-        if _key(n) and len(_key(n)) >= 2 and _key(n) in q and n not in out:
+    for n in sorted(names, key=lambda n: -len(loose_key(n))):
+        if loose_key(n) and len(loose_key(n)) >= 2 and loose_key(n) in q and n not in out:
             out.append(n)
     return out
 

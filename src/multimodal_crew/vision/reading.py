@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["parse_number", "colour_name", "hex_colour", "text_rows"]
+__all__ = ["parse_number", "colour_name", "hex_colour", "text_rows", "name_key", "loose_key"]
 
 _NUM = re.compile(r"^[-−–+]?[$€£¥]?\d[\d,]*(?:\.\d+)?(?:%|[kKMB])?$|^[-−–+]?[$€£¥]?\.\d+%?$")
 _SUFFIX = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9}  # "40k", "$1.2M", "3B"
@@ -90,3 +90,13 @@ def text_rows(lines: list) -> list[list]:
                 continue
         rows.append([t])
     return [sorted(r, key=lambda t: t.x) for r in rows]
+
+
+def name_key(s: str) -> str:
+    """A name as compared with the question: without spaces and colons (OCR drops spaces), lower case."""
+    return re.sub(r"[\s:：]+", "", s).lower()
+
+
+def loose_key(s: str) -> str:
+    """``name_key`` also without quotes, brackets and punctuation ("“Paid?” is Yes", a box's "Paid?")."""
+    return re.sub(r"[\s\"'“”‘’「」『』:：?？。.,，()（）]+", "", s).lower()
